@@ -1,0 +1,66 @@
+# Alorig platform: the two commands a newcomer runs are `make up` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+BIN         := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+LOCAL_INV   := inventories/local/hosts.yml
+VAULT_PASS  := inventories/local/vault-password.txt
+LOCAL_VPS   := alorig-local-vps
+CF_PORT     ?= 8788
+
+.PHONY: help venv docker images up down converge lint unit harness-test molecule test bench-dns bench-site
+
+help:
+	@echo "make up      bring the whole platform up locally (local VPS container + local Cloudflare API)"
+	@echo "make test    run every check: yamllint, ansible-lint, pytest, harness tests, molecule"
+	@echo "make down    remove the local platform"
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+docker:
+	bash harness/docker-up.sh
+
+images: docker venv
+	bash harness/build-images.sh
+	bash harness/save-images.sh
+
+up: images
+	bash harness/local-platform.sh up
+	$(BIN)/ansible-playbook -i $(LOCAL_INV) --vault-password-file $(VAULT_PASS) site.yml
+
+converge: venv
+	$(BIN)/ansible-playbook -i $(LOCAL_INV) --vault-password-file $(VAULT_PASS) site.yml
+
+down:
+	bash harness/local-platform.sh down
+
+lint: venv
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline
+
+unit: venv
+	$(BIN)/pytest -q tests/unit tests/validate
+
+harness-test: images
+	$(BIN)/pytest -q tests/harness tests/reference_app
+
+molecule: images
+	$(BIN)/molecule test --all
+
+test: lint unit harness-test molecule
+
+bench-dns: venv
+	$(BIN)/python bench/dns_bench.py
+
+bench-site: images
+	bash bench/site_bench.sh
