@@ -1,0 +1,166 @@
+"""Integration tests of playbooks/validate.yml.
+
+The inventory's only alorig_vps host uses the docker connection to a container that does
+not exist: the validation play must work (pass or fail) without ever connecting to it.
+Secrets are passed as plain extra-vars files in a temporary directory (no vault).
+"""
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
+
+from test_registry_validation import complete_secrets, load_registry  # noqa: E402
+
+PLAYBOOK = "playbooks/validate.yml"
+MISSING_CONTAINER = "alorigtest_validate_no_such_container"
+
+
+def _ansible_playbook():
+    venv = ROOT / ".venv" / "bin" / "ansible-playbook"
+    if venv.exists():
+        return str(venv)
+    found = shutil.which("ansible-playbook")
+    if not found:
+        pytest.skip("ansible-playbook is not installed")
+    return found
+
+
+def _inventory(tmp_path, vps_hosts=1):
+    hosts = {}
+    for index in range(vps_hosts):
+        hosts["alorigtest-vps-%d" % index] = {
+            "ansible_connection": "community.docker.docker",
+            "ansible_host": "%s_%d" % (MISSING_CONTAINER, index),
+        }
+    inventory = {
+        "all": {
+            "children": {
+                "alorig_vps": {"hosts": hosts},
+                "control": {"hosts": {"localhost": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                }}},
+            }
+        }
+    }
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def _secrets(apps):
+    return {
+        "vault_alorig_app_secrets": complete_secrets(apps),
+        "vault_postgres_superuser_password": "alorigtest-pg-superuser-value",
+        "vault_redis_admin_password": "alorigtest-redis-admin-value",
+    }
+
+
+def _write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_text(json.dumps(data, indent=1))
+    return path
+
+
+def run_validate(tmp_path, extra_files, vps_hosts=1, args=()):
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+    })
+    cmd = [_ansible_playbook(), "-i", str(_inventory(tmp_path, vps_hosts)), PLAYBOOK]
+    cmd += list(args)
+    for path in extra_files:
+        cmd += ["-e", "@%s" % path]
+    proc = subprocess.run(cmd, cwd=str(ROOT), env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    output = proc.stdout + proc.stderr
+    # Never a connection attempt to the (missing) VPS container.
+    assert MISSING_CONTAINER not in output, output
+    assert "UNREACHABLE" not in output, output
+    return proc.returncode, output
+
+
+@pytest.fixture()
+def registry():
+    apps, _platform = load_registry()
+    return apps
+
+
+def _assert_no_secret_values(output, secrets):
+    values = [v for app in secrets["vault_alorig_app_secrets"].values() for v in app.values()]
+    values += [secrets.get("vault_postgres_superuser_password"),
+               secrets.get("vault_redis_admin_password")]
+    for value in filter(None, values):
+        assert value not in output
+
+
+def test_real_registry_with_complete_secrets_passes(tmp_path, registry):
+    secrets = _secrets(registry)
+    rc, output = run_validate(tmp_path, [_write(tmp_path, "secrets.json", secrets)])
+    assert rc == 0, output
+    assert "Registry valid: 8 apps" in output
+    _assert_no_secret_values(output, secrets)
+
+
+@pytest.mark.parametrize("args", [(), ("--check", "--diff"), ("--tags", "alorigtest_other")],
+                         ids=["plain", "check-diff", "other-tags"])
+def test_bad_registry_fails_naming_app_and_key(tmp_path, registry, args):
+    bad = copy.deepcopy(registry)
+    bad["psydge"]["redis"]["db"] = 0
+    bad["snapify"]["containers"][0]["port"] = 8012
+    bad["igny8"]["redis_db"] = 3
+    secrets = _secrets(registry)
+    rc, output = run_validate(tmp_path, [_write(tmp_path, "secrets.json", secrets),
+                                         _write(tmp_path, "bad.json", {"alorig_apps": bad})],
+                              args=args)
+    assert rc != 0, output
+    assert "app 'psydge': redis.db 0 is already used by app 'igny8' (redis.db)" in output
+    assert "app 'snapify': containers[0].port 8012 is already used by app 'psydge' " \
+           "(backend_port)" in output
+    assert "app 'igny8': redis_db is an unknown key" in output
+    _assert_no_secret_values(output, secrets)
+
+
+def test_missing_secrets_fail_without_printing_values(tmp_path, registry):
+    secrets = _secrets(registry)
+    del secrets["vault_alorig_app_secrets"]["asms"]["db_password"]
+    del secrets["vault_redis_admin_password"]
+    rc, output = run_validate(tmp_path, [_write(tmp_path, "secrets.json", secrets)])
+    assert rc != 0, output
+    assert "app 'asms': secret 'db_password' missing from vault_alorig_app_secrets['asms']" \
+        in output
+    assert "vault: vault_redis_admin_password is not defined" in output
+    _assert_no_secret_values(output, secrets)
+
+
+def test_legacy_reserved_ports_collide(tmp_path, registry):
+    secrets = _secrets(registry)
+    reserved = {"alorig_reserved_ports": [{"ports": "8021-8024",
+                                           "reason": "legacy IGNY8 dev ports"}]}
+    rc, output = run_validate(tmp_path, [_write(tmp_path, "secrets.json", secrets),
+                                         _write(tmp_path, "reserved.json", reserved)])
+    assert rc != 0, output
+    assert "app 'asms': backend_port 8022 is reserved by alorig_reserved_ports[0] " \
+           "(8021-8024: legacy IGNY8 dev ports)" in output
+
+
+@pytest.mark.parametrize("vps_hosts", [0, 2])
+def test_inventory_needs_exactly_one_vps(tmp_path, registry, vps_hosts):
+    secrets = _secrets(registry)
+    rc, output = run_validate(tmp_path, [_write(tmp_path, "secrets.json", secrets)],
+                              vps_hosts=vps_hosts)
+    assert rc != 0, output
+    assert "group 'alorig_vps' must have exactly one host, found %d" % vps_hosts in output
