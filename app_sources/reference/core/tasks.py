@@ -1,0 +1,31 @@
+"""Celery tasks of the reference app."""
+import socket
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db.models import F
+from django.utils import timezone
+
+from .models import BeatState, TaskRun
+
+
+@shared_task(name="core.tasks.record_task_run")
+def record_task_run(task_run_id):
+    """Mark a TaskRun as executed by this worker (proves broker + worker + DB)."""
+    hostname = socket.gethostname()
+    updated = TaskRun.objects.filter(pk=task_run_id).update(
+        status=TaskRun.STATUS_DONE, worker_hostname=hostname, finished_at=timezone.now()
+    )
+    return {"id": task_run_id, "updated": updated, "worker_hostname": hostname}
+
+
+@shared_task(name="core.tasks.beat_tick", ignore_result=True)
+def beat_tick():
+    """Run by celery beat every CELERY_BEAT_TICK_SECONDS: count ticks in DB + cache."""
+    now = timezone.now()
+    BeatState.objects.get_or_create(pk=1)
+    BeatState.objects.filter(pk=1).update(
+        ticks=F("ticks") + 1, last_tick=now, worker_hostname=socket.gethostname()
+    )
+    cache.set("beat:last_tick", now.isoformat(), timeout=3600)
+    return now.isoformat()
