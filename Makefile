@@ -52,7 +52,7 @@ unit: venv
 	$(BIN)/pytest -q tests/unit tests/validate
 
 harness-test: images
-	$(BIN)/pytest -q tests/harness tests/reference_app
+	REFAPP_IMAGE=alorig/reference-app:latest $(BIN)/pytest -q tests/harness tests/reference_app
 
 molecule: images
 	$(BIN)/molecule test --all

@@ -1,0 +1,455 @@
+"""Contract tests for the harness images (harness/build-images.sh).
+
+The stand-ins replace official images that cannot be pulled here, so these tests check the
+behaviour roles rely on: entrypoint environment variables, volumes, users, ports, reloads.
+They drive the docker CLI, create only `harnesstest_*` containers/volumes and the network
+`harnesstest_net`, talk only to those containers (directly or via ports published on
+127.0.0.1) and remove everything afterwards.
+
+Run (images must exist: harness/build-images.sh):
+    .venv/bin/pytest tests/harness -v
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+HARNESS = REPO / "harness"
+PREFIX = "harnesstest_"
+NET = "harnesstest_net"
+
+IMAGES = {
+    "postgres": "postgres:16",
+    "redis": "redis:7",
+    "caddy": "caddy:2",
+    "flower": "mher/flower:2.0",
+    "portainer": "portainer/portainer-ce:2.21.5",
+    "vps": "alorig-vps:trixie",
+}
+# HARNESSTEST_IMAGE_<KEY>=other:tag runs the contract tests against another image (e.g. a
+# deliberately broken variant, to see the tests fail)
+IMAGES.update({key: os.environ[f"HARNESSTEST_IMAGE_{key.upper()}"]
+               for key in IMAGES if os.environ.get(f"HARNESSTEST_IMAGE_{key.upper()}")})
+
+
+# --------------------------------------------------------------------------- helpers
+def docker(*args: str, check: bool = True, timeout: int = 120, input_text: str | None = None):
+    """Run `docker ARGS`; return CompletedProcess (text)."""
+    proc = subprocess.run(
+        ["docker", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input_text,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"docker {shlex.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def wait_until(predicate, timeout: float = 60, interval: float = 0.5, what: str = "condition"):
+    """Poll predicate() (bounded) until it returns a truthy value; return that value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (AssertionError, OSError, subprocess.SubprocessError) as exc:  # not ready yet
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last result: {last!r}")
+
+
+class Resources:
+    """Containers and volumes created by the tests, removed at the end."""
+
+    def __init__(self) -> None:
+        self.containers: list[str] = []
+        self.volumes: list[str] = []
+
+    def run(self, name: str, image: str, *args: str, opts: tuple[str, ...] = (), detach=True):
+        assert name.startswith(PREFIX)
+        docker("rm", "-f", "-v", name, check=False)
+        self.containers.append(name)
+        cmd = ["run", "--name", name, "--network", NET, *opts, image, *args]
+        if detach:
+            cmd.insert(1, "-d")
+        return docker(*cmd)
+
+    def volume(self, name: str) -> str:
+        assert name.startswith(PREFIX)
+        docker("volume", "rm", "-f", name, check=False)
+        docker("volume", "create", name)
+        self.volumes.append(name)
+        return name
+
+    def remove(self, name: str) -> None:
+        docker("rm", "-f", "-v", name, check=False)
+
+    def cleanup(self) -> None:
+        for name in reversed(self.containers):
+            docker("rm", "-f", "-v", name, check=False)
+        for vol in self.volumes:
+            docker("volume", "rm", "-f", vol, check=False)
+
+
+def exec_(container: str, *cmd: str, check: bool = True, user: str | None = None, timeout: int = 120):
+    opts = ["-u", user] if user else []
+    return docker("exec", *opts, container, *cmd, check=check, timeout=timeout)
+
+
+def host_port(container: str, port: int) -> int:
+    out = docker("port", container, f"{port}/tcp").stdout.strip().splitlines()[0]
+    return int(out.rsplit(":", 1)[1])
+
+
+def http(url: str, auth: tuple[str, str] | None = None, method: str = "GET", data: dict | None = None):
+    """Return (status, body) for a request to a published loopback port."""
+    assert url.startswith(("http://127.0.0.1:", "https://127.0.0.1:"))
+    body = json.dumps(data).encode() if data is not None else None
+    req = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
+            return resp.status, resp.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode("utf-8", "replace")
+
+
+def logs(container: str) -> str:
+    proc = docker("logs", container, check=False)
+    return proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def res():
+    missing = [img for img in IMAGES.values() if docker("image", "inspect", img, check=False).returncode]
+    assert not missing, f"images missing, run harness/build-images.sh first: {missing}"
+    docker("network", "rm", NET, check=False)
+    docker("network", "create", NET)
+    resources = Resources()
+    try:
+        yield resources
+    finally:
+        resources.cleanup()
+        docker("network", "rm", NET, check=False)
+
+
+def pg_ready(container: str, user: str, db: str) -> bool:
+    # TCP check: during first init the temporary server only listens on the unix socket
+    return exec_(container, "pg_isready", "-h", "127.0.0.1", "-U", user, "-d", db, check=False).returncode == 0
+
+
+def psql(container: str, user: str, db: str, sql: str) -> str:
+    return exec_(container, "psql", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db, "-Atc", sql).stdout.strip()
+
+
+def remote_psql(res: Resources, host: str, user: str, password: str, db: str, sql: str):
+    """psql from a separate client container on the network (TCP, password auth)."""
+    return docker(
+        "run", "--rm", "--network", NET, "-e", f"PGPASSWORD={password}", "--entrypoint", "psql",
+        IMAGES["postgres"], "-h", host, "-U", user, "-d", db, "-Atc", sql, check=False,
+    )
+
+
+# --------------------------------------------------------------------------- postgres
+def test_postgres_contract(res: Resources, tmp_path: Path):
+    initdir = tmp_path / "initdb"
+    initdir.mkdir()
+    (initdir / "01-schema.sql").write_text("CREATE TABLE init_marker (src text);\n")
+    (initdir / "02-script.sh").write_text(
+        '#!/bin/bash\nset -e\npsql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" '
+        "-c \"INSERT INTO init_marker VALUES ('sh')\"\n"
+    )
+    (initdir / "02-script.sh").chmod(0o755)
+    initdir.chmod(0o755)
+    vol = res.volume("harnesstest_pgdata")
+    name = "harnesstest_pg"
+    opts = (
+        "-e", "POSTGRES_PASSWORD=s3cret-pw", "-e", "POSTGRES_USER=admin", "-e", "POSTGRES_DB=appdb",
+        "-v", f"{vol}:/var/lib/postgresql/data", "-v", f"{initdir}:/docker-entrypoint-initdb.d:ro",
+    )
+    res.run(name, IMAGES["postgres"], "postgres", "-c", "max_connections=37", opts=opts)
+    wait_until(lambda: pg_ready(name, "admin", "appdb"), 90, what="postgres ready")
+
+    assert "PostgreSQL init process complete" in logs(name)
+    assert psql(name, "admin", "appdb", "SELECT rolsuper FROM pg_roles WHERE rolname = 'admin'") == "t"
+    assert psql(name, "admin", "appdb", "SELECT current_database()") == "appdb"
+    assert psql(name, "admin", "appdb", "SELECT src FROM init_marker") == "sh"
+    assert psql(name, "admin", "appdb", "SHOW max_connections") == "37"
+    assert psql(name, "admin", "appdb", "SHOW password_encryption") == "scram-sha-256"
+    assert psql(name, "admin", "appdb", "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid "
+                "WHERE rolname = 'admin'") == "t"
+    assert psql(name, "admin", "appdb", "SHOW listen_addresses") == "*"
+    hba = exec_(name, "cat", "/var/lib/postgresql/data/pg_hba.conf").stdout
+    assert "host all all all scram-sha-256" in hba
+    assert exec_(name, "cat", "/proc/1/status").stdout.count("Uid:\t999") == 1  # runs as postgres
+    for tool in ("psql", "pg_isready", "pg_dump", "pg_restore"):
+        exec_(name, "sh", "-c", f"command -v {tool}")
+
+    # scram over TCP from another container: right password works, wrong one fails
+    good = remote_psql(res, name, "admin", "s3cret-pw", "appdb", "SELECT 42")
+    assert good.returncode == 0 and good.stdout.strip() == "42", good.stderr
+    bad = remote_psql(res, name, "admin", "wrong-pw", "appdb", "SELECT 42")
+    assert bad.returncode != 0
+    assert "password authentication failed" in bad.stderr
+
+    # data persists across container re-creation; init scripts do not run again;
+    # first argument starting with '-' is passed to postgres
+    psql(name, "admin", "appdb", "INSERT INTO init_marker VALUES ('persisted')")
+    docker("stop", "-t", "30", name)
+    res.remove(name)
+    res.run(name, IMAGES["postgres"], "-c", "max_connections=41", opts=opts)
+    wait_until(lambda: pg_ready(name, "admin", "appdb"), 60, what="postgres restart")
+    assert "Skipping initialization" in logs(name)
+    assert psql(name, "admin", "appdb", "SELECT string_agg(src, ',' ORDER BY src) FROM init_marker") == "persisted,sh"
+    assert psql(name, "admin", "appdb", "SHOW max_connections") == "41"
+
+
+def test_postgres_requires_password(res: Resources):
+    proc = docker("run", "--rm", "--name", "harnesstest_pg_nopw", IMAGES["postgres"], check=False, timeout=60)
+    assert proc.returncode != 0
+    assert "superuser password is not specified" in proc.stderr + proc.stdout
+
+
+def test_postgres_password_file_and_defaults(res: Resources, tmp_path: Path):
+    secret = tmp_path / "pgpw"
+    secret.write_text("from-a-file\n")
+    secret.chmod(0o644)
+    name = "harnesstest_pg_file"
+    res.run(name, IMAGES["postgres"], opts=("-e", "POSTGRES_PASSWORD_FILE=/run/secrets/pgpw",
+                                            "-v", f"{secret}:/run/secrets/pgpw:ro"))
+    wait_until(lambda: pg_ready(name, "postgres", "postgres"), 90, what="postgres ready")
+    ok = remote_psql(res, name, "postgres", "from-a-file", "postgres", "SELECT current_user")
+    assert ok.returncode == 0 and ok.stdout.strip() == "postgres", ok.stderr
+    volumes = json.loads(docker("image", "inspect", "--format", "{{json .Config.Volumes}}", IMAGES["postgres"]).stdout)
+    assert "/var/lib/postgresql/data" in volumes
+    cfg = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", IMAGES["postgres"]).stdout)
+    assert cfg["StopSignal"] == "SIGINT"
+    assert "5432/tcp" in cfg["ExposedPorts"]
+
+
+# --------------------------------------------------------------------------- redis
+def redis_cli(host: str, *args: str):
+    """redis-cli from a client container on the test network."""
+    return docker("run", "--rm", "--network", NET, "--entrypoint", "redis-cli", IMAGES["redis"],
+                  "-h", host, *args, check=False)
+
+
+def test_redis_auth_acl_and_persistence(res: Resources):
+    vol = res.volume("harnesstest_redisdata")
+    name = "harnesstest_redis_auth"
+    opts = ("-v", f"{vol}:/data")
+    res.run(name, IMAGES["redis"], "redis-server", "--requirepass", "redis-pw", "--appendonly", "yes", opts=opts)
+    wait_until(lambda: "PONG" in exec_(name, "redis-cli", "-a", "redis-pw", "--no-auth-warning", "ping").stdout,
+               30, what="redis ready")
+
+    denied = redis_cli(name, "ping")
+    assert "NOAUTH" in denied.stdout + denied.stderr
+    assert redis_cli(name, "-a", "redis-pw", "--no-auth-warning", "ping").stdout.strip() == "PONG"
+
+    # ACL user limited to its key prefix
+    acl = redis_cli(name, "-a", "redis-pw", "--no-auth-warning",
+                    "ACL", "SETUSER", "app", "on", ">app-pw", "~app:*", "+@all")
+    assert acl.stdout.strip() == "OK", acl.stdout + acl.stderr
+    assert redis_cli(name, "--user", "app", "--pass", "app-pw", "--no-auth-warning",
+                     "SET", "app:key", "v1").stdout.strip() == "OK"
+    noperm = redis_cli(name, "--user", "app", "--pass", "app-pw", "--no-auth-warning", "SET", "other:key", "x")
+    assert "NOPERM" in noperm.stdout + noperm.stderr
+    wrong = redis_cli(name, "--user", "app", "--pass", "bad", "--no-auth-warning", "ping")
+    assert "WRONGPASS" in wrong.stdout + wrong.stderr
+
+    # server runs as redis, AOF written under /data
+    status = exec_(name, "cat", "/proc/1/status").stdout
+    uid = exec_(name, "id", "-u", "redis").stdout.strip()
+    assert f"Uid:\t{uid}\t" in status
+    owner = exec_(name, "stat", "-c", "%U", "/data/appendonlydir").stdout.strip()
+    assert owner == "redis"
+    assert exec_(name, "pwd").stdout.strip() == "/data"
+
+    docker("stop", name)
+    res.remove(name)
+    res.run(name, IMAGES["redis"], "--requirepass", "redis-pw", "--appendonly", "yes", opts=opts)
+    wait_until(lambda: "PONG" in exec_(name, "redis-cli", "-a", "redis-pw", "--no-auth-warning", "ping").stdout,
+               30, what="redis restart")
+    assert redis_cli(name, "-a", "redis-pw", "--no-auth-warning", "GET", "app:key").stdout.strip() == "v1"
+
+
+def test_redis_defaults(res: Resources):
+    name = "harnesstest_redis_plain"
+    res.run(name, IMAGES["redis"])
+    wait_until(lambda: "PONG" in exec_(name, "redis-cli", "ping").stdout, 30, what="redis ready")
+    # no config file: protected mode off, so another container may connect without a password
+    assert redis_cli(name, "ping").stdout.strip() == "PONG"
+    assert redis_cli(name, "CONFIG", "GET", "protected-mode").stdout.split() == ["protected-mode", "no"]
+    cfg = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", IMAGES["redis"]).stdout)
+    assert cfg["Cmd"] == ["redis-server"]
+    assert cfg["WorkingDir"] == "/data"
+    assert "/data" in cfg["Volumes"]
+    assert "6379/tcp" in cfg["ExposedPorts"]
+
+
+# --------------------------------------------------------------------------- caddy
+def test_caddy_serve_validate_reload(res: Resources, tmp_path: Path):
+    confdir = tmp_path / "caddy"
+    confdir.mkdir()
+    confdir.chmod(0o755)
+    (confdir / "Caddyfile").write_text(':80 {\n\trespond "config-v1"\n}\n')
+    name = "harnesstest_caddy"
+    res.run(name, IMAGES["caddy"], opts=("-v", f"{confdir}:/etc/caddy", "-p", "127.0.0.1::80"))
+    port = host_port(name, 80)
+    status, body = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(http(f"http://127.0.0.1:{port}/")),
+                              30, what="caddy serving")
+    assert body == "config-v1"
+
+    (confdir / "broken.Caddyfile").write_text(":80 {\n\tthis_is_not_a_directive foo\n")
+    bad = exec_(name, "caddy", "validate", "--config", "/etc/caddy/broken.Caddyfile", "--adapter", "caddyfile",
+                check=False)
+    assert bad.returncode != 0
+    good = exec_(name, "caddy", "validate", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile", check=False)
+    assert good.returncode == 0, good.stderr
+
+    started = docker("inspect", "-f", "{{.State.StartedAt}}", name).stdout
+    (confdir / "Caddyfile").write_text(':80 {\n\trespond "config-v2"\n}\n')
+    exec_(name, "caddy", "reload", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile")
+    assert http(f"http://127.0.0.1:{port}/") == (200, "config-v2")
+    assert docker("inspect", "-f", "{{.State.StartedAt}}", name).stdout == started
+    assert docker("inspect", "-f", "{{.RestartCount}}", name).stdout.strip() == "0"
+
+
+def test_caddy_default_site(res: Resources):
+    name = "harnesstest_caddy_default"
+    res.run(name, IMAGES["caddy"], opts=("-p", "127.0.0.1::80"))
+    port = host_port(name, 80)
+    status, body = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(http(f"http://127.0.0.1:{port}/")),
+                              30, what="caddy default site")
+    assert "Caddy works!" in body
+    cfg = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", IMAGES["caddy"]).stdout)
+    assert cfg["Cmd"] == ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
+    assert {"XDG_CONFIG_HOME=/config", "XDG_DATA_HOME=/data"} <= set(cfg["Env"])
+    assert {"/config", "/data"} <= set(cfg["Volumes"])
+    exec_(name, "sh", "-c", "command -v wget && test -x /usr/bin/caddy && test -s /etc/ssl/certs/ca-certificates.crt")
+
+
+# --------------------------------------------------------------------------- flower
+def test_flower_basic_auth_against_redis(res: Resources):
+    broker = "harnesstest_flower_broker"
+    res.run(broker, IMAGES["redis"])
+    wait_until(lambda: "PONG" in exec_(broker, "redis-cli", "ping").stdout, 30, what="broker ready")
+
+    name = "harnesstest_flower"
+    res.run(name, IMAGES["flower"], opts=(
+        "-e", f"CELERY_BROKER_URL=redis://{broker}:6379/0", "-e", "FLOWER_BASIC_AUTH=ops:flower-pw",
+        "-p", "127.0.0.1::5555",
+    ))
+    port = host_port(name, 5555)
+    wait_until(lambda: http(f"http://127.0.0.1:{port}/healthcheck", auth=("ops", "flower-pw"))[0] == 200,
+               60, what="flower up")
+    assert http(f"http://127.0.0.1:{port}/")[0] == 401
+    assert http(f"http://127.0.0.1:{port}/", auth=("ops", "wrong"))[0] == 401
+    status, body = http(f"http://127.0.0.1:{port}/broker", auth=("ops", "flower-pw"))
+    assert status == 200 and broker in body
+
+    # --broker on the command line (official CMD is `celery flower`)
+    name2 = "harnesstest_flower_cli"
+    res.run(name2, IMAGES["flower"], "celery", f"--broker=redis://{broker}:6379/1", "flower",
+            "--basic-auth=cli:cli-pw", opts=("-p", "127.0.0.1::5555"))
+    port2 = host_port(name2, 5555)
+    wait_until(lambda: http(f"http://127.0.0.1:{port2}/healthcheck", auth=("cli", "cli-pw"))[0] == 200,
+               60, what="flower (cli) up")
+    status, body = http(f"http://127.0.0.1:{port2}/broker", auth=("cli", "cli-pw"))
+    assert status == 200 and f"{broker}:6379/1" in body
+    cfg = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", IMAGES["flower"]).stdout)
+    assert cfg["Cmd"] == ["celery", "flower"] and "5555/tcp" in cfg["ExposedPorts"]
+
+
+# --------------------------------------------------------------------------- portainer
+def test_portainer_standin(res: Resources):
+    name = "harnesstest_portainer"
+    res.run(name, IMAGES["portainer"], "-H", "unix:///var/run/docker.sock",
+            opts=("-p", "127.0.0.1::9000", "-p", "127.0.0.1::9443"))
+    http_port, https_port = host_port(name, 9000), host_port(name, 9443)
+    status, body = wait_until(
+        lambda: (lambda r: r if r[0] == 200 else None)(http(f"http://127.0.0.1:{http_port}/api/system/status")),
+        30, what="portainer up")
+    assert json.loads(body)["Version"] == "2.21.5-standin"
+    status, body = http(f"https://127.0.0.1:{https_port}/api/system/status")
+    assert status == 200 and json.loads(body)["Version"] == "2.21.5-standin"
+    status, body = http(f"http://127.0.0.1:{http_port}/")
+    assert status == 200 and "<html" in body.lower()
+    base = f"http://127.0.0.1:{http_port}"
+    assert http(f"{base}/api/users/admin/check")[0] == 404
+    creds = {"Username": "admin", "Password": "a-long-admin-password"}
+    assert http(f"{base}/api/users/admin/init", method="POST", data=creds)[0] == 200
+    assert http(f"{base}/api/users/admin/init", method="POST", data=creds)[0] == 409
+    assert http(f"{base}/api/users/admin/check")[0] == 204
+    assert http(f"{base}/api/auth", method="POST", data=creds)[0] == 200
+    assert http(f"{base}/api/auth", method="POST", data={**creds, "Password": "nope"})[0] == 422
+    cfg = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", IMAGES["portainer"]).stdout)
+    assert "/data" in cfg["Volumes"]
+
+
+# --------------------------------------------------------------------------- VPS
+def test_vps_boots_installs_docker_and_runs_loaded_image(res: Resources):
+    subprocess.run([str(HARNESS / "save-images.sh")], check=True, timeout=600, capture_output=True)
+    manifest = yaml.safe_load((REPO / ".cache/images/manifest.yml").read_text())
+    names = {entry["name"]: entry["path"] for entry in manifest}
+    assert names["redis:7"] == "/srv/alorig-images/redis_7.tar"
+    assert names["postgres:16"] == "/srv/alorig-images/postgres_16.tar"
+
+    name = "harnesstest_vps"
+    subprocess.run([str(HARNESS / "vps.sh"), "stop", name], check=False, capture_output=True, timeout=60)
+    try:
+        start = subprocess.run([str(HARNESS / "vps.sh"), "start", name], capture_output=True, text=True,
+                               timeout=180, check=False)
+        assert start.returncode == 0, start.stderr
+        state = exec_(name, "systemctl", "is-system-running", check=False).stdout.strip()
+        assert state in ("running", "degraded"), exec_(name, "systemctl", "--failed", check=False).stdout
+        assert exec_(name, "sh", "-c", "command -v docker", check=False).returncode != 0  # not preinstalled
+
+        # every package a role installs comes from the image's apt cache (--no-download)
+        install = exec_(name, "sh", "-c",
+                        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download "
+                        "docker.io docker-compose python3-docker python3-psycopg2 python3-redis "
+                        "postgresql-client redis-tools", check=False, timeout=600)
+        assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
+        wait_until(lambda: exec_(name, "docker", "info", check=False).returncode == 0, 60, 1, what="inner docker")
+        assert "Docker Compose version" in exec_(name, "docker", "compose", "version").stdout
+
+        loaded = exec_(name, "docker", "load", "-i", "/srv/alorig-images/redis_7.tar", timeout=300)
+        assert "redis:7" in loaded.stdout
+        exec_(name, "docker", "run", "-d", "--name", "inner_redis", "-m", "64m", "redis:7")
+        wait_until(lambda: exec_(name, "docker", "exec", "inner_redis", "redis-cli", "ping",
+                                 check=False).stdout.strip() == "PONG", 30, what="nested redis")
+        ro = exec_(name, "touch", "/srv/alorig-images/x", check=False)
+        assert ro.returncode != 0  # mounted read-only
+    finally:
+        subprocess.run([str(HARNESS / "vps.sh"), "stop", name], check=False, capture_output=True, timeout=120)
+    assert docker("volume", "inspect", f"{name}-docker", check=False).returncode != 0
