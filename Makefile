@@ -49,7 +49,7 @@ lint: venv
 	$(BIN)/ansible-lint --offline
 
 unit: venv
-	$(BIN)/pytest -q tests/unit tests/validate
+	$(BIN)/pytest -q tests/unit tests/validate tests/dns
 
 harness-test: images
 	REFAPP_IMAGE=alorig/reference-app:latest $(BIN)/pytest -q tests/harness tests/reference_app

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 VPS_NAME=${VPS_NAME:-alorig-local-vps}
 CF_PORT=${CF_PORT:-8788}
-STATE_DIR=.cache/local-platform
+STATE_DIR=${STATE_DIR:-.cache/local-platform}
 VENV=${VENV:-.venv}
 mkdir -p "$STATE_DIR"
 
@@ -50,6 +50,8 @@ cf_down() {
 }
 
 case "${1:-}" in
+  cf-up) cf_up ;;
+  cf-down) cf_down ;;
   up)
     cf_up
     if docker inspect "$VPS_NAME" >/dev/null 2>&1; then
@@ -63,7 +65,7 @@ case "${1:-}" in
     bash harness/vps.sh stop "$VPS_NAME"
     ;;
   *)
-    echo "usage: $0 up|down" >&2
+    echo "usage: $0 up|down|cf-up|cf-down" >&2
     exit 2
     ;;
 esac

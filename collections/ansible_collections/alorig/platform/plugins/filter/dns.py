@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) Alorig platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn the app registry into cloudflare_dns role input.
+
+``alorig.platform.dns_zones_from_registry`` builds one entry per zone:
+route hosts of every enabled app, apex records, wildcard records, the mail
+records the operator declares and extra records. ``alorig.platform.
+dns_merge_zones`` merges entries that name the same zone (the role calls it,
+so ``_auto + _custom`` never converges one zone twice with two record sets).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+MAIL_TYPES = ('MX', 'TXT', 'SRV', 'CNAME', 'A', 'AAAA')
+
+
+def _zone_of(host, zones):
+    host = host.rstrip('.').lower()
+    best = None
+    for zone in zones:
+        if host == zone or host.endswith('.' + zone):
+            if best is None or len(zone) > len(best):
+                best = zone
+    return best
+
+
+def _relative(host, zone):
+    if host == zone:
+        return '@'
+    return host[:-len(zone) - 1]
+
+
+def _depth(host, zone):
+    """Labels below the zone apex: app.igny8.com -> 1, a.b.igny8.com -> 2."""
+    if host == zone:
+        return 0
+    return len(_relative(host, zone).split('.'))
+
+
+def dns_zones_from_registry(domains, apps, ipv4, ttl=1, proxied=True, proxy_deep_names=False,
+                            wildcard_zones=None, apex_zones=None, mail_records=None, extra_records=None,
+                            zone_settings=None, proxied_overrides=None):
+    """Return the list of {zone, records, ...} for the cloudflare_dns role.
+
+    * every route host of every enabled app -> A record to ``ipv4``;
+    * every zone in ``apex_zones`` -> apex A record; every zone in
+      ``wildcard_zones`` -> ``*.zone`` A record;
+    * proxied: ``proxied`` unless the name is more than one label below the
+      apex (Universal SSL covers the apex and one level only, so such names
+      are DNS-only unless ``proxy_deep_names``) or the route has an IP
+      allowlist (``allow_ips``: Caddy must see the client address);
+      ``proxied_overrides`` per host wins;
+    * ``mail_records[zone]``: list of records, never proxied;
+    * ``extra_records[zone]``: list of records, as given;
+    * ``zone_settings[zone]``: dict merged into the entry (purge, adopt,
+      max_change_ratio, ignore).
+    """
+    domains = [d.rstrip('.').lower() for d in (domains or [])]
+    if not ipv4:
+        raise AnsibleFilterError('dns_zones_from_registry: the VPS address (alorig_vps_public_ipv4) is empty')
+    overrides = dict((k.lower(), bool(v)) for k, v in (proxied_overrides or {}).items())
+    per_zone = dict((d, []) for d in domains)
+    seen = set()
+
+    def add_host(host, source, dns_only=False):
+        host = host.rstrip('.').lower()
+        zone = _zone_of(host, domains)
+        if zone is None:
+            raise AnsibleFilterError('dns_zones_from_registry: %s (%s) is in none of alorig_domains %s'
+                                     % (host, source, ', '.join(domains)))
+        if (host, 'A') in seen:
+            return
+        seen.add((host, 'A'))
+        wanted = overrides.get(host)
+        if wanted is None and dns_only:
+            wanted = False
+        if wanted is None:
+            wanted = bool(proxied) and (bool(proxy_deep_names) or _depth(host, zone) <= 1)
+        per_zone[zone].append({
+            'name': _relative(host, zone),
+            'type': 'A',
+            'content': ipv4,
+            'ttl': 1 if wanted else int(ttl),
+            'proxied': bool(wanted),
+            'comment': source,
+        })
+
+    for name in sorted(apps or {}):
+        app = apps[name] or {}
+        if not app.get('enabled', True):
+            continue
+        for route in app.get('routes') or []:
+            # An allowlisted route must see the client's address, which a
+            # proxied record replaces with Cloudflare's: keep it DNS-only.
+            add_host(route['host'], 'app %s' % name, dns_only='allow_ips' in route)
+    for zone in apex_zones or []:
+        add_host(zone, 'apex')
+    for zone in wildcard_zones or []:
+        add_host('*.' + zone.rstrip('.').lower(), 'wildcard')
+
+    for source, collection, force_dns_only in (('mail', mail_records, True), ('extra', extra_records, False)):
+        for zone, records in (collection or {}).items():
+            zone = zone.rstrip('.').lower()
+            if zone not in per_zone:
+                raise AnsibleFilterError('dns_zones_from_registry: %s records for %s, which is not in '
+                                         'alorig_domains' % (source, zone))
+            for rec in records or []:
+                rec = dict(rec)
+                rtype = str(rec.get('type', '')).upper()
+                rec['type'] = rtype
+                if force_dns_only:
+                    if rtype not in MAIL_TYPES:
+                        raise AnsibleFilterError('dns_zones_from_registry: mail record %s %s in %s: type must '
+                                                 'be one of %s' % (rec.get('name'), rtype, zone, MAIL_TYPES))
+                    if rtype in ('A', 'AAAA', 'CNAME'):
+                        rec['proxied'] = False  # mail names are never proxied
+                    else:
+                        rec.pop('proxied', None)
+                rec.setdefault('ttl', int(ttl))
+                rec.setdefault('comment', source)
+                per_zone[zone].append(rec)
+
+    result = []
+    for zone in domains:
+        entry = {'zone': zone, 'records': per_zone[zone]}
+        entry.update((zone_settings or {}).get(zone, {}))
+        result.append(entry)
+    return result
+
+
+def dns_merge_zones(zones):
+    """Merge entries naming the same zone: records concatenated, later settings win."""
+    merged = {}
+    order = []
+    for entry in zones or []:
+        if not isinstance(entry, dict) or not entry.get('zone'):
+            raise AnsibleFilterError('dns_merge_zones: every entry needs a zone: %r' % (entry,))
+        name = entry['zone'].rstrip('.').lower()
+        if name not in merged:
+            merged[name] = {'zone': name, 'records': []}
+            order.append(name)
+        target = merged[name]
+        for key, value in entry.items():
+            if key == 'records':
+                target['records'].extend(value or [])
+            elif key != 'zone':
+                target[key] = value
+    return [merged[name] for name in order]
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'dns_zones_from_registry': dns_zones_from_registry,
+            'dns_merge_zones': dns_merge_zones,
+        }

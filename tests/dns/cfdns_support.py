@@ -1,0 +1,47 @@
+"""Shared constants and helpers of the DNS integration tests."""
+
+import json
+import os
+import re
+import sys
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLAYBOOK = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
+TOKEN = "integration-token-5f0c2b8e9d"
+
+def _load_fake_cloudflare():
+    """Import harness/cloudflare_api/server.py under a unique module name."""
+    import importlib.util
+    name = "alorig_fake_cloudflare_server"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(ROOT, "harness", "cloudflare_api", "server.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name].FakeCloudflare
+
+
+FakeCloudflare = _load_fake_cloudflare()
+
+
+class Run:
+    def __init__(self, proc, result):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.result = result
+        match = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                          proc.stdout)
+        self.changed = int(match.group(2)) if match else None
+        self.failed = int(match.group(4)) if match else None
+
+
+def admin(api_obj, method, path, body=None):
+    req = urllib.request.Request(api_obj.admin_url + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.load(resp)
