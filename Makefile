@@ -55,7 +55,8 @@ harness-test: images
 	REFAPP_IMAGE=alorig/reference-app:latest $(BIN)/pytest -q tests/harness tests/reference_app
 
 molecule: images
-	$(BIN)/molecule test --all
+	$(BIN)/molecule test -s default
+	$(BIN)/molecule test -s infra
 
 test: lint unit harness-test molecule
 
