@@ -436,7 +436,7 @@ INVALID = [
     ("connection-limit-zero", m_connection_limit_zero,
      ["app 'observer'", "database.connection_limit", "positive"]),
     ("connection-sum", m_connection_sum_over_threshold,
-     ["database.connection_limit", "108", "alorig_thresholds.postgres_connections 80"]),
+     ["database.connection_limit", "104", "alorig_thresholds.postgres_connections 80"]),
     ("duplicate-container-across-apps", m_duplicate_container_across_apps,
      ["app 'igny8_staging': containers[2].name 'igny8_celery_beat' is already used by "
       "app 'igny8' (containers[3].name)"]),

@@ -197,7 +197,9 @@ def test_redis_user_limited_to_its_prefix(host, vault, app):
     info = {key: out[out.index(key) + 1] for key in ("keys", "channels", "commands")}
     prefix = ENABLED[app]["redis"]["prefix"]
     assert info["keys"] == f"~{prefix}*"
-    assert info["channels"] == f"&{prefix}*"
+    db = ENABLED[app]["redis"]["db"]
+    # &prefix* plus the literal pidbox channel kombu subscribes to by pattern
+    assert info["channels"] == f"&{prefix}* &{prefix}/{db}.celery.pidbox"
     assert "-@admin" in info["commands"]
 
 
