@@ -11,20 +11,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOK = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
 TOKEN = "integration-token-5f0c2b8e9d"
 
-def _load_fake_cloudflare():
-    """Import harness/cloudflare_api/server.py under a unique module name."""
-    import importlib.util
-    name = "alorig_fake_cloudflare_server"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, os.path.join(ROOT, "harness", "cloudflare_api", "server.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name].FakeCloudflare
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
-
-FakeCloudflare = _load_fake_cloudflare()
+from harness.cloudflare_api.server import FakeCloudflare  # noqa: E402
 
 
 class Run:
