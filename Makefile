@@ -57,6 +57,7 @@ harness-test: images
 molecule: images
 	$(BIN)/molecule test -s default
 	$(BIN)/molecule test -s infra
+	$(BIN)/molecule test -s migration
 
 test: lint unit harness-test molecule
 
