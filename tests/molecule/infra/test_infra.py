@@ -259,9 +259,14 @@ def test_every_route_host_has_a_site(host):
             assert f"\n{route['host']} {{" in caddyfile
 
 
-def test_admin_route_has_an_ip_allowlist(host):
+def _caddy_site(host, name):
+    """The block of site `name` in the rendered Caddyfile."""
     caddyfile = host.file("/opt/alorig/caddy/Caddyfile").content_string
-    site = caddyfile.split("\nadmin.snapify.pk {", 1)[1].split("\n}", 1)[0]
+    return caddyfile.split(f"\n{name} {{", 1)[1].split("\n}", 1)[0]
+
+
+def test_admin_route_has_an_ip_allowlist(host):
+    site = _caddy_site(host, "admin.snapify.pk")
     assert "@alorig_denied not remote_ip 127.0.0.1/32 172.16.0.0/12" in site
     assert "respond @alorig_denied 403" in site
 
@@ -274,8 +279,7 @@ def test_admin_route_answers_an_allowed_address(host):
 
 
 def test_upstream_path_is_rewritten(host):
-    caddyfile = host.file("/opt/alorig/caddy/Caddyfile").content_string
-    site = caddyfile.split("\napi.snapify.pk {", 1)[1].split("\n}", 1)[0]
+    site = _caddy_site(host, "api.snapify.pk")
     assert "rewrite * /api{uri}" in site
     assert "reverse_proxy snapify_backend:8014" in site
 
