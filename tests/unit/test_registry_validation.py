@@ -403,8 +403,30 @@ def m_platform_infra_budget_bad(apps, platform, secrets):
     platform["alorig_infra_ram_budget_mb"]["redis"] = "512M"
 
 
+def m_media_relative_path(apps, platform, secrets):
+    apps["igny8"]["media"] = {"storage": "data/storage"}
+
+
+def m_media_bad_name(apps, platform, secrets):
+    apps["snapify"]["media"] = {"Uploads": "/data/uploads"}
+
+
+def m_media_not_mapping(apps, platform, secrets):
+    apps["psydge"]["media"] = ["/data/uploads"]
+
+
+def m_app_environment_not_dict(apps, platform, secrets):
+    apps["observer"]["environment"] = ["DEBUG=1"]
+
+
 # (id, mutation, fragments that must all appear in one message)
 INVALID = [
+    ("media-relative-path", m_media_relative_path,
+     ["app 'igny8'", "media.storage", "absolute path", "'data/storage'"]),
+    ("media-bad-name", m_media_bad_name, ["app 'snapify'", "media", "'Uploads'"]),
+    ("media-not-mapping", m_media_not_mapping, ["app 'psydge'", "media", "non-empty mapping"]),
+    ("app-environment-not-dict", m_app_environment_not_dict,
+     ["app 'observer'", "environment", "must be a dict"]),
     ("duplicate-port", m_duplicate_port,
      ["app 'snapify': backend_port 8014 is already used by app 'psydge' "
       "(containers[1].port)"]),

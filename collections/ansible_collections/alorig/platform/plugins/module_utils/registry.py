@@ -38,7 +38,7 @@ App key
 Keys of an entry
     required: enabled, title, compose_name, rollout_order, ram_budget_mb, source, image,
     backend_port, database, redis, containers, routes, secrets; optional: description,
-    environment. Any other key is an error (catches typos such as ``redis_db``). The same
+    environment, media. Any other key is an error (catches typos such as ``redis_db``). The same
     holds for the keys of source, database, redis, every container and every route.
 enabled
     a boolean. Disabled apps are checked like enabled ones and keep their reservations
@@ -46,6 +46,12 @@ enabled
     not required and they count neither in the RAM sum nor in the connection sum.
 title
     a non-empty string.
+media
+    optional mapping of a media directory name (``^[a-z][a-z0-9-]{0,30}$``) to the absolute
+    path where the backend and the Celery workers see it; the host keeps it under the
+    app's state directory (``/opt/alorig/apps/<app>/<name>``).
+environment
+    optional mapping of environment variables given to every container of the app.
 compose_name
     ``^[a-z][a-z0-9-]*$``, unique across apps, not ``infra`` (docker-compose.infra.yml
     belongs to the shared infrastructure).
@@ -151,7 +157,8 @@ REQUIRED_APP_KEYS = (
     "enabled", "title", "compose_name", "rollout_order", "ram_budget_mb", "source",
     "image", "backend_port", "database", "redis", "containers", "routes", "secrets",
 )
-OPTIONAL_APP_KEYS = ("description", "environment")
+OPTIONAL_APP_KEYS = ("description", "environment", "media")
+MEDIA_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
 SOURCE_KEYS = {
     "local": (("path",), ("dockerfile",)),
@@ -479,6 +486,12 @@ class _Validator:
         if "title" in entry and not _is_nonempty_str(title):
             self.app_err(app, "title", "must be a non-empty string")
 
+        if "environment" in entry and not isinstance(entry["environment"], dict):
+            self.app_err(app, "environment", "must be a dict")
+
+        if "media" in entry:
+            self.check_media(app, entry["media"])
+
         compose = entry.get("compose_name")
         if "compose_name" in entry:
             if not isinstance(compose, str) or not COMPOSE_NAME_RE.match(compose):
@@ -566,6 +579,19 @@ class _Validator:
                 self.app_err(app, "source.image", "%r must be an image reference pinned "
                              "to a tag other than 'latest' or to a sha256 digest"
                              % source["image"])
+
+    def check_media(self, app, media):
+        if not isinstance(media, dict) or not media:
+            self.app_err(app, "media", "must be a non-empty mapping of a directory name "
+                         "to its absolute path in the containers, got %s" % _show(media))
+            return
+        for name, path in media.items():
+            if not isinstance(name, str) or not MEDIA_NAME_RE.match(name):
+                self.app_err(app, "media", "%s is not a directory name matching %s"
+                             % (_show(name), MEDIA_NAME_RE.pattern))
+            if not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") == "":
+                self.app_err(app, "media.%s" % name, "must be an absolute path other than /, "
+                             "got %s" % _show(path))
 
     def check_image_name(self, app, path, image):
         if not isinstance(image, str) or not IMAGE_NAME_RE.match(image):
