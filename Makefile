@@ -58,6 +58,7 @@ molecule: images
 	$(BIN)/molecule test -s default
 	$(BIN)/molecule test -s infra
 	$(BIN)/molecule test -s migration
+	$(BIN)/molecule test -s apps
 
 test: lint unit harness-test molecule
 

@@ -52,7 +52,7 @@ bash "$REPO_DIR/harness/vps.sh" stop "$VPS" >/dev/null 2>&1 || true
 bash "$REPO_DIR/harness/vps.sh" start "$VPS"
 
 converge() {
-  (cd "$REPO_DIR" && "$BIN/ansible-playbook" -i "$WORK/inventory/hosts.yml" molecule/apps/converge.yml) >"$1" 2>&1
+  (cd "$REPO_DIR" && "$BIN/ansible-playbook" -i "$WORK/inventory/hosts.yml" site.yml --skip-tags dns) >"$1" 2>&1
 }
 
 echo "[bench-site] cold converge (infrastructure + 8 apps) ..." >&2

@@ -155,7 +155,7 @@ def test_beat_ticks(host, app):
 
 
 WS_CLIENT = r'''
-import base64, json, os, socket, ssl, struct, sys
+import base64, json, os, socket, ssl, subprocess, sys, time
 host = "ws.psydge.com"
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", 443), timeout=15), server_hostname=host)
@@ -166,17 +166,31 @@ head = b""
 while b"\r\n\r\n" not in head:
     head += sock.recv(1)
 status = head.split(b"\r\n")[0].decode()
-message = b"alorig-echo-test"
-mask = os.urandom(4)
-sock.sendall(bytes([0x81, 0x80 | len(message)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(message)))
 def read(n):
     data = b""
     while len(data) < n:
-        data += sock.recv(n - len(data))
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            sys.exit("connection closed by Caddy")
+        data += chunk
     return data
-first, length = read(2)
-payload = read(length & 0x7F)
-print(json.dumps({"status": status, "opcode": first & 0x0F, "payload": payload.decode()}))
+def echo(text):
+    message = text.encode()
+    mask = os.urandom(4)
+    sock.sendall(bytes([0x81, 0x80 | len(message)]) + mask
+                 + bytes(b ^ mask[i % 4] for i, b in enumerate(message)))
+    first, length = read(2)
+    return first & 0x0F, read(length & 0x7F).decode()
+result = {"status": status, "echo": echo("alorig-echo-test")}
+if "--reload" in sys.argv:
+    # a forced config reload while the connection is open, then the same socket again
+    reload = subprocess.run(["docker", "exec", "alorig_caddy", "caddy", "reload", "--force",
+                             "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+                            capture_output=True, text=True)
+    result["reload_rc"] = reload.returncode
+    time.sleep(2)
+    result["after_reload"] = echo("alorig-after-reload")
+print(json.dumps(result))
 '''
 
 
@@ -185,8 +199,19 @@ def test_websocket_echo_through_caddy(host):
     assert out.rc == 0, out.stderr
     result = json.loads(out.stdout)
     assert " 101 " in result["status"] + " "
-    assert result["opcode"] == 1
-    assert "alorig-echo-test" in result["payload"]
+    opcode, payload = result["echo"]
+    assert opcode == 1
+    assert "alorig-echo-test" in payload
+
+
+def test_websocket_survives_a_caddy_reload(host):
+    out = host.run("python3 -c %s --reload" % shlex.quote(WS_CLIENT))
+    assert out.rc == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["reload_rc"] == 0
+    opcode, payload = result["after_reload"]
+    assert opcode == 1
+    assert "alorig-after-reload" in payload
 
 
 def test_monitor_playbook_reports_every_app_under_its_limits(tmp_path):
