@@ -70,6 +70,24 @@ def test_memory_limits_within_budget_and_compose_file(host, app):
     assert "external: true" in compose.content_string
 
 
+@pytest.mark.parametrize("app", sorted(ENABLED))
+def test_secrets_only_in_the_env_file(host, app):
+    name = ENABLED[app]["compose_name"]
+    compose = host.file("/opt/alorig/compose/docker-compose.%s.yml" % name).content_string
+    env_file = host.file("/opt/alorig/compose/%s.env" % name)
+    for secret in ("DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "postgres://", "redis://"):
+        assert secret not in compose
+    assert "env_file: [%s.env]" % name in compose
+    assert env_file.mode == 0o600 and env_file.user == "root"
+    keys = {line.split("=", 1)[0] for line in env_file.content_string.splitlines()
+            if line and not line.startswith("#")}
+    assert {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY"} <= keys
+    backend = next(c["name"] for c in ENABLED[app]["containers"] if c["kind"] == "backend")
+    env = json.loads(host.check_output("docker inspect -f '{{ json .Config.Env }}' %s" % backend))
+    database_url = next(e.split("=", 1)[1] for e in env if e.startswith("DATABASE_URL="))
+    assert database_url.startswith("postgres") and "'" not in database_url
+
+
 @pytest.mark.parametrize("app,url_host", PING_ROUTES, ids=[h for _, h in PING_ROUTES])
 def test_api_route_reaches_the_right_backend(host, app, url_host):
     ping = get_json(host, url_host, "/api/ping/")
