@@ -243,7 +243,7 @@ def test_websocket_survives_a_converge(host):
         [str(PROJECT / ".venv/bin/ansible-playbook"), "-i", str(inventory), "site.yml",
          "--tags", "caddy,psydge"],
         cwd=PROJECT, capture_output=True, text=True, timeout=600, check=False,
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
     assert run.returncode == 0, run.stdout[-3000:]
     # the converge evaluated the reload and skipped it: nothing changed
     assert re.search(r"TASK \[caddy : Reload Caddy[^\n]*\n\s*skipping", run.stdout), run.stdout[-3000:]
@@ -265,7 +265,7 @@ def test_monitor_playbook_reports_every_app_under_its_limits(tmp_path):
         [str(PROJECT / ".venv/bin/ansible-playbook"), "-i", str(inventory), "playbooks/monitor.yml",
          "-e", "alorig_monitor_report_dir=%s" % tmp_path],
         cwd=PROJECT, capture_output=True, text=True, timeout=600, check=False,
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
     assert run.returncode == 0, run.stdout[-3000:]
     report = json.loads((tmp_path / "capacity.json").read_text())
     assert report["violations"] == []
