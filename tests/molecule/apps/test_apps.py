@@ -174,7 +174,7 @@ def test_beat_ticks(host, app):
 
 
 WS_CLIENT = r'''
-import base64, json, os, socket, ssl, sys, time
+import base64, json, os, select, socket, ssl, struct, sys, time
 host = "ws.psydge.com"
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", 443), timeout=15), server_hostname=host)
@@ -193,20 +193,41 @@ def read(n):
             sys.exit("connection closed by Caddy")
         data += chunk
     return data
-def echo(text):
-    message = text.encode()
+def send(opcode, data):
     mask = os.urandom(4)
-    sock.sendall(bytes([0x81, 0x80 | len(message)]) + mask
-                 + bytes(b ^ mask[i % 4] for i, b in enumerate(message)))
+    sock.sendall(bytes([0x80 | opcode, 0x80 | len(data)]) + mask
+                 + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+def frame():
+    # one server frame; a ping is answered like a browser does
     first, length = read(2)
-    return first & 0x0F, read(length & 0x7F).decode()
+    length &= 0x7F
+    if length == 126:
+        length = struct.unpack(">H", read(2))[0]
+    elif length == 127:
+        length = struct.unpack(">Q", read(8))[0]
+    opcode, data = first & 0x0F, read(length)
+    if opcode == 9:
+        send(0xA, data)
+    elif opcode == 8:
+        sys.exit("closed by the server: code %s" % (struct.unpack(">H", data[:2])[0] if len(data) >= 2 else "none"))
+    return opcode, data
+def echo(text):
+    send(1, text.encode())
+    opcode, data = frame()
+    while opcode in (9, 0xA):
+        opcode, data = frame()
+    return opcode, data.decode()
 result = {"status": status, "echo": echo("alorig-echo-test")}
 if len(sys.argv) > 1:
-    # keep the connection open until the file sys.argv[1] appears, then use it again
+    # keep the connection open (answering pings) until the file sys.argv[1]
+    # appears, then use it again
     print("ready", flush=True)
     deadline = time.time() + 900
     while not os.path.exists(sys.argv[1]) and time.time() < deadline:
-        time.sleep(1)
+        if sock.pending() or select.select([sock], [], [], 1)[0]:
+            opcode, data = frame()
+            if opcode not in (9, 0xA):
+                sys.exit("unexpected frame while waiting: %s %r" % (opcode, data))
     result["again"] = echo("alorig-echo-again")
 print(json.dumps(result))
 '''
@@ -250,10 +271,12 @@ def test_websocket_survives_a_converge(host):
     host.run("touch /tmp/ws-go")
     for _ in range(30):
         out = host.run("tail -n 1 /tmp/ws.out").stdout.strip()
-        if out.startswith("{") or "Error" in out or "closed" in out:
+        if out.startswith("{") or "Error" in out or "closed" in out or "unexpected" in out:
             break
         time.sleep(1)
-    result = json.loads(host.run("tail -n 1 /tmp/ws.out").stdout)
+    last = host.run("tail -n 1 /tmp/ws.out").stdout
+    assert last.startswith("{"), host.run("cat /tmp/ws.out").stdout
+    result = json.loads(last)
     opcode, payload = result["again"]
     assert opcode == 1
     assert "alorig-echo-again" in payload
