@@ -676,3 +676,14 @@ def test_inventory(hosts, ok):
     assert (errors == []) is ok
     if not ok:
         assert "group 'alorig_vps' must have exactly one host, found %d" % len(hosts) in errors[0]
+
+
+def test_secret_with_a_quote_is_rejected_without_its_value(registry):
+    apps, platform, secrets = registry
+    secrets["snapify"]["django_secret_key"] = "abc'def-VALUE"
+    secrets["observer"]["db_password"] = "line\nbreak-VALUE"
+    errors = validate_registry(apps, platform, secrets)
+    assert any("app 'snapify'" in e and "'django_secret_key'" in e and "single quote" in e
+               for e in errors), errors
+    assert any("app 'observer'" in e and "'db_password'" in e for e in errors), errors
+    assert not any("VALUE" in e for e in errors)

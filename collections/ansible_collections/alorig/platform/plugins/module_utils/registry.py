@@ -953,6 +953,11 @@ class _Validator:
                 if value is None or (isinstance(value, str) and value.strip() == ""):
                     self.err("app %r: secret %r in %s[%r] is empty"
                              % (app, name, SECRETS_VAR, app))
+                elif isinstance(value, str) and any(c in value for c in "'\n\r"):
+                    # the app's env file holds it single-quoted (roles/alorig_app)
+                    self.err("app %r: secret %r in %s[%r] contains a single quote or a "
+                             "line break, which the app's env file cannot hold"
+                             % (app, name, SECRETS_VAR, app))
 
     # -- everything ----------------------------------------------------------------
     def run(self):
