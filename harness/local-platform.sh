@@ -54,8 +54,10 @@ case "${1:-}" in
   cf-down) cf_down ;;
   up)
     cf_up
-    if docker inspect "$VPS_NAME" >/dev/null 2>&1; then
+    if [[ $(docker inspect -f '{{.State.Running}}' "$VPS_NAME" 2>/dev/null) == true ]]; then
       echo "local VPS $VPS_NAME already running"
+    elif docker inspect "$VPS_NAME" >/dev/null 2>&1; then
+      bash harness/vps.sh resume "$VPS_NAME"
     else
       bash harness/vps.sh start "$VPS_NAME" --publish 127.0.0.1:8080:80 --publish 127.0.0.1:8443:443
     fi

@@ -2,11 +2,13 @@
 # Start or stop a fresh "VPS" container (alorig-vps:trixie, systemd as PID 1, can run Docker).
 #
 #   harness/vps.sh start NAME [--publish HOSTPORT:PORT ...] [--network NET] [--image IMAGE]
+#   harness/vps.sh resume NAME
 #   harness/vps.sh stop NAME
 #
 # start: container NAME (hostname NAME), docker volume NAME-docker at /var/lib/docker,
 #        .cache/images bind-mounted read-only at /srv/alorig-images, waits (bounded) until
 #        `systemctl is-system-running` says running or degraded. Fails if NAME exists.
+# resume: boots a stopped container NAME again (its state is kept).
 # stop:  removes the container and its NAME-docker volume.
 set -euo pipefail
 
@@ -17,11 +19,31 @@ BOOT_TIMEOUT="${VPS_BOOT_TIMEOUT:-90}"
 
 log() { printf '[vps] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 [ $# -ge 2 ] || usage
 action="$1" name="$2"; shift 2
 [[ "$name" =~ ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$ ]] || die "bad container name: $name"
+
+wait_systemd() { # wait until systemd in container $name is up (bounded)
+  local state=""
+  for _ in $(seq 1 "$BOOT_TIMEOUT"); do
+    state="$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)"
+    case "$state" in
+      running|degraded) break ;;
+    esac
+    if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
+      docker logs --tail 30 "$name" >&2 || true
+      die "container $name exited during boot"
+    fi
+    sleep 1
+  done
+  case "$state" in
+    running|degraded) log "$name: systemd $state" ;;
+    *) docker logs --tail 30 "$name" >&2 || true
+       die "$name: systemd not up after ${BOOT_TIMEOUT}s (state: ${state:-unknown})" ;;
+  esac
+}
 
 case "$action" in
   start)
@@ -49,23 +71,14 @@ case "$action" in
       -v "$name-docker:/var/lib/docker" \
       -v "$IMAGES_DIR:/srv/alorig-images:ro" \
       "${extra[@]}" "$image" >/dev/null || die "docker run $name failed"
-    state=""
-    for _ in $(seq 1 "$BOOT_TIMEOUT"); do
-      state="$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)"
-      case "$state" in
-        running|degraded) break ;;
-      esac
-      if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
-        docker logs --tail 30 "$name" >&2 || true
-        die "container $name exited during boot"
-      fi
-      sleep 1
-    done
-    case "$state" in
-      running|degraded) log "$name: systemd $state" ;;
-      *) docker logs --tail 30 "$name" >&2 || true
-         die "$name: systemd not up after ${BOOT_TIMEOUT}s (state: ${state:-unknown})" ;;
-    esac
+    wait_systemd
+    ;;
+  resume)
+    # a stopped VPS container (after a reboot or a daemon restart): boot it again
+    [ $# -eq 0 ] || usage
+    docker container inspect "$name" >/dev/null 2>&1 || die "container $name does not exist"
+    docker start "$name" >/dev/null || die "docker start $name failed"
+    wait_systemd
     ;;
   stop)
     [ $# -eq 0 ] || usage
