@@ -40,6 +40,15 @@ def curl(host, url_host, path, *extra):
     return host.run(" ".join(shlex.quote(c) for c in cmd))
 
 
+def run_playbook(playbook, *args):
+    """ansible-playbook from the control node against this scenario's inventory, without colours."""
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
+    return subprocess.run(
+        [str(PROJECT / ".venv/bin/ansible-playbook"), "-i", str(inventory), playbook, *args],
+        cwd=PROJECT, capture_output=True, text=True, timeout=600, check=False,
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
+
+
 def get_json(host, url_host, path, *extra):
     out = curl(host, url_host, path, *extra)
     assert out.rc == 0, out.stderr
@@ -259,12 +268,7 @@ def test_websocket_survives_a_converge(host):
             break
         time.sleep(1)
     assert "ready" in host.run("cat /tmp/ws.out").stdout, host.run("cat /tmp/ws.out").stdout
-    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
-    run = subprocess.run(
-        [str(PROJECT / ".venv/bin/ansible-playbook"), "-i", str(inventory), "site.yml",
-         "--tags", "caddy,psydge"],
-        cwd=PROJECT, capture_output=True, text=True, timeout=600, check=False,
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
+    run = run_playbook("site.yml", "--tags", "caddy,psydge")
     assert run.returncode == 0, run.stdout[-3000:]
     # the converge evaluated the reload and skipped it: nothing changed
     assert re.search(r"TASK \[caddy : Reload Caddy[^\n]*\n\s*skipping", run.stdout), run.stdout[-3000:]
@@ -283,12 +287,7 @@ def test_websocket_survives_a_converge(host):
 
 
 def test_monitor_playbook_reports_every_app_under_its_limits(tmp_path):
-    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
-    run = subprocess.run(
-        [str(PROJECT / ".venv/bin/ansible-playbook"), "-i", str(inventory), "playbooks/monitor.yml",
-         "-e", "alorig_monitor_report_dir=%s" % tmp_path],
-        cwd=PROJECT, capture_output=True, text=True, timeout=600, check=False,
-        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
+    run = run_playbook("playbooks/monitor.yml", "-e", "alorig_monitor_report_dir=%s" % tmp_path)
     assert run.returncode == 0, run.stdout[-3000:]
     report = json.loads((tmp_path / "capacity.json").read_text())
     assert report["violations"] == []
