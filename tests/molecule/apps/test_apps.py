@@ -7,11 +7,13 @@ over HTTPS (curl --resolve host:443:127.0.0.1, tls internal), from inside
 the VPS (testinfra `host`).
 """
 
+import base64
 import json
 import os
 import re
 import shlex
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -298,3 +300,98 @@ def test_monitor_playbook_reports_every_app_under_its_limits(tmp_path):
     assert {q["key"] for q in report["queues"]} >= {"igny8:celery", "igny8:video", "psydge:celery"}
     svg = (tmp_path / "capacity.svg").read_text()
     assert svg.startswith("<svg") and "upgrade trigger" in svg
+
+
+# ------------------------------------------------------------------ releases
+# A new image of an app already serving: its backend must pass its health
+# check beside the running release before it replaces it, and the switch
+# itself costs no failed request through Caddy (caddy_upstream_try_duration).
+# Observer OS gets a new image twice: one whose backend never listens (the
+# run stops, the running release keeps serving), then a working one (the
+# containers are replaced). The fixture puts the reference image back.
+
+RELEASE_APP = "observer"
+RELEASE_HOST = "api.observeros.app"
+BROKEN_ENTRY = "#!/bin/sh\n[ \"$1\" = backend ] && exec sleep infinity\nexec /app/bin/alorig-app \"$@\"\n"
+RELEASE_IMAGES = {
+    "next": "FROM alorig/reference-app:latest\nLABEL org.alorig.test=next\n",
+    "broken": ("FROM alorig/reference-app:latest\nUSER root\n"
+               "RUN echo %s | base64 -d > /usr/local/bin/broken-entry && chmod 0755 /usr/local/bin/broken-entry\n"
+               "USER app\nENTRYPOINT [\"/usr/local/bin/broken-entry\"]\n"
+               % base64.b64encode(BROKEN_ENTRY.encode()).decode()),
+}
+
+
+def deploy_release(image=None, *extra):
+    args = ["-e", json.dumps({"alorig_app_limit": [RELEASE_APP]})]
+    if image:
+        args += ["-e", json.dumps({"alorig_app_source_override": {"type": "image", "image": image}})]
+    return run_playbook("playbooks/apps.yml", *args, *extra)
+
+
+def poll_during(host, action):
+    """Run action() while requests go to the app's API through Caddy; return (result, status codes)."""
+    codes, done = [], threading.Event()
+
+    def poll():
+        while not done.is_set():
+            out = curl(host, RELEASE_HOST, "/health/", "-o", "/dev/null", "-w", "%{http_code}")
+            codes.append(out.stdout.strip() or "rc=%d" % out.rc)
+            time.sleep(0.2)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        result = action()
+    finally:
+        done.set()
+        poller.join()
+    return result, codes
+
+
+def backend_state(host):
+    info = json.loads(host.check_output("docker inspect %s_backend" % RELEASE_APP))[0]
+    compose = host.file("/opt/alorig/compose/docker-compose.%s.yml" % RELEASE_APP).content_string
+    release = host.file("/opt/alorig/apps/%s/release" % RELEASE_APP).content_string.strip()
+    return info["Id"], info["Config"]["Image"], compose, release
+
+
+@pytest.fixture(scope="module")
+def release_images(host):
+    for tag, dockerfile in RELEASE_IMAGES.items():
+        host.run("mkdir -p /tmp/release-%s" % tag)
+        host.run("printf %%s %s > /tmp/release-%s/Dockerfile" % (shlex.quote(dockerfile), tag))
+        out = host.run("DOCKER_BUILDKIT=0 docker build -q -t alorig/reference-app:%s /tmp/release-%s" % (tag, tag))
+        assert out.rc == 0, out.stderr
+    yield
+    run = deploy_release()
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert backend_state(host)[1].endswith(
+        host.check_output("docker image inspect -f '{{ .Id }}' alorig/reference-app:latest")[7:19])
+
+
+def test_unhealthy_release_stops_and_the_running_one_keeps_serving(host, release_images):
+    before = backend_state(host)
+    run, codes = poll_during(host, lambda: deploy_release(
+        "alorig/reference-app:broken", "-e", "alorig_app_release_health_timeout=15"))
+    assert run.returncode != 0
+    assert re.search(r"observer: the new release observer-backend:\w+ did not\s+become healthy within 15 s"
+                     r"[\s\S]*Nothing was switched: %s keeps serving" % re.escape(before[3]), run.stdout), \
+        run.stdout[-3000:]
+    assert backend_state(host) == before
+    assert len(codes) >= 10 and set(codes) == {"200"}, codes
+    candidate = json.loads(host.check_output("docker inspect %s_candidate" % RELEASE_APP))[0]
+    assert not candidate["State"]["Running"] and candidate["State"]["StartedAt"] > "2000"
+
+
+def test_healthy_release_replaces_the_app_without_a_failed_request(host, release_images):
+    before = backend_state(host)
+    run, codes = poll_during(host, lambda: deploy_release("alorig/reference-app:next"))
+    assert run.returncode == 0, run.stdout[-3000:]
+    after = backend_state(host)
+    new_id = host.check_output("docker image inspect -f '{{ .Id }}' alorig/reference-app:next")[7:19]
+    assert after[0] != before[0] and after[1] == "observer-backend:%s" % new_id
+    assert after[3] == "observer-backend:%s" % new_id and new_id in after[2]
+    assert host.run("docker inspect %s_candidate" % RELEASE_APP).rc != 0
+    # the backend was replaced while the requests went on: none failed
+    assert len(codes) >= 10 and set(codes) == {"200"}, codes
