@@ -1,6 +1,6 @@
 """The caddy role's Caddyfile template in production (dns_cloudflare) mode.
 
-The test Caddy (Debian's 2.6.2, no Cloudflare module) runs `tls internal`, so
+The test Caddy (Debian's 2.11, no Cloudflare module) runs `tls internal`, so
 the molecule scenarios never render this branch; this renders it with Jinja
 and checks the wildcard-certificate wiring.
 """

@@ -254,14 +254,22 @@ def test_websocket_echo_through_caddy(host):
     assert "alorig-echo-test" in payload
 
 
-def test_websocket_survives_a_converge(host):
-    """A converge (caddy and psydge) while a websocket through Caddy is open leaves it open.
+def _caddy_headers(host):
+    return curl(host, "ws.psydge.com", "/health/", "-o", "/dev/null", "-D", "-").stdout
 
-    Caddy is reloaded only when its configuration changes (roles/caddy
-    reload.yml). Across a real reload, Caddy 2.7+ keeps websockets for
-    caddy_websocket_stream_close_delay; the Caddy 2.6.2 stand-in closes them
-    (1001 going away), so that part cannot be tested here.
+
+def test_websocket_survives_a_caddy_reload(host):
+    """A converge that changes and reloads Caddy while a websocket through it is open leaves it open.
+
+    The converge adds a response header (the new configuration is live: the
+    header is served) and Caddy reloads; the websocket opened before the
+    reload still echoes afterwards (stream_close_delay,
+    caddy_websocket_stream_close_delay). A converge back to the registry
+    reloads Caddy again.
     """
+    probe = {**yaml.safe_load((PROJECT / "roles/caddy/defaults/main.yml").read_text())["caddy_security_headers"],
+             "X-Alorig-Reload-Probe": "1"}
+    assert "x-alorig-reload-probe" not in _caddy_headers(host).lower()
     host.run("rm -f /tmp/ws-go /tmp/ws.out /tmp/ws.py")
     host.run("printf '%%s' %s > /tmp/ws.py" % shlex.quote(WS_CLIENT))
     host.run("setsid nohup python3 /tmp/ws.py /tmp/ws-go > /tmp/ws.out 2>&1 < /dev/null &")
@@ -270,22 +278,27 @@ def test_websocket_survives_a_converge(host):
             break
         time.sleep(1)
     assert "ready" in host.run("cat /tmp/ws.out").stdout, host.run("cat /tmp/ws.out").stdout
-    run = run_playbook("site.yml", "--tags", "caddy,psydge")
-    assert run.returncode == 0, run.stdout[-3000:]
-    # the converge evaluated the reload and skipped it: nothing changed
-    assert re.search(r"TASK \[caddy : Reload Caddy[^\n]*\n\s*skipping", run.stdout), run.stdout[-3000:]
-    host.run("touch /tmp/ws-go")
-    for _ in range(30):
-        out = host.run("tail -n 1 /tmp/ws.out").stdout.strip()
-        if out.startswith("{") or "Error" in out or "closed" in out or "unexpected" in out:
-            break
-        time.sleep(1)
-    last = host.run("tail -n 1 /tmp/ws.out").stdout
-    assert last.startswith("{"), host.run("cat /tmp/ws.out").stdout
-    result = json.loads(last)
-    opcode, payload = result["again"]
-    assert opcode == 1
-    assert "alorig-echo-again" in payload
+    try:
+        run = run_playbook("site.yml", "--tags", "caddy", "-e", json.dumps({"caddy_security_headers": probe}))
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert re.search(r"TASK \[caddy : Reload Caddy[^\n]*\n\s*changed", run.stdout), run.stdout[-3000:]
+        assert "x-alorig-reload-probe: 1" in _caddy_headers(host).lower()
+        host.run("touch /tmp/ws-go")
+        for _ in range(30):
+            out = host.run("tail -n 1 /tmp/ws.out").stdout.strip()
+            if out.startswith("{") or "Error" in out or "closed" in out or "unexpected" in out:
+                break
+            time.sleep(1)
+        last = host.run("tail -n 1 /tmp/ws.out").stdout
+        assert last.startswith("{"), host.run("cat /tmp/ws.out").stdout
+        result = json.loads(last)
+        opcode, payload = result["again"]
+        assert opcode == 1
+        assert "alorig-echo-again" in payload
+    finally:
+        back = run_playbook("site.yml", "--tags", "caddy")
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert "x-alorig-reload-probe" not in _caddy_headers(host).lower()
 
 
 def test_monitor_playbook_reports_every_app_under_its_limits(tmp_path):
