@@ -389,8 +389,8 @@ def test_unhealthy_release_stops_and_the_running_one_keeps_serving(host, release
         "alorig/reference-app:broken", "-e", "alorig_app_release_health_timeout=15"))
     assert run.returncode != 0
     assert re.search(r"observer: the new release observer-backend:\w+ did not\s+become healthy within 15 s"
-                     r"[\s\S]*Nothing was switched: %s keeps serving" % re.escape(before[3]), run.stdout), \
-        run.stdout[-3000:]
+                     r"[\s\S]*Nothing was switched: %s keeps serving" % re.escape(before[3]),
+                     run.stdout + run.stderr), (run.stdout + run.stderr)[-3000:]
     assert backend_state(host) == before
     assert len(codes) >= 10 and set(codes) == {"200"}, codes
     candidate = json.loads(host.check_output("docker inspect %s_candidate" % RELEASE_APP))[0]
