@@ -1,60 +1,53 @@
 # -*- coding: utf-8 -*-
 # Copyright: Alorig platform contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that validate the app registry, the vault and the inventory."""
+"""Filters over the registry model (module_utils registry_model and registry)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-name: registry_errors
-short_description: Every error of the Alorig app registry
+name: registry_model
+short_description: Every role input of the Alorig platform, projected from the app registry
 description:
-  - Checks C(alorig_apps) against the platform figures and the app secrets and returns
-    the list of error messages (empty when valid). Each message names the app and the key
-    path, and for a collision the other app and its key.
-  - The rules are documented in the module_utils C(alorig.platform.registry).
-  - Messages contain secret names, never secret values.
-  - The same file provides C(registry_infra_secret_errors) (one message per missing or empty
-    infrastructure secret, input a dict of variable name to value) and
-    C(registry_inventory_errors) (input C(groups); the group C(alorig_vps) must hold exactly
-    one host).
+  - Validates the app registry, the platform settings, the vault and the inventory, and
+    returns the projection every role consumes (Postgres databases and roles, Redis users,
+    Caddy sites, app deployment specs with their memory split, monitoring targets, rollout
+    steps). See the module_utils C(alorig.platform.registry_model) for the input and the
+    output.
+  - Fails with every error at once when the input is invalid; each message names the app
+    (or the variable) and the key path, never a secret value.
+  - The same file provides C(registry_model_errors) (the list of errors, empty when valid),
+    C(registry_errors) (the registry alone, for tests and tools) and
+    C(registry_inventory_errors) (input C(groups)).
 options:
   _input:
-    description: The registry C(alorig_apps).
+    description: A dict with C(apps), C(platform), C(vault), C(groups), C(roles_path).
     type: dict
     required: true
-  platform:
-    description: Platform variables keyed by their names (C(alorig_host_ram_mb), ...).
-    type: dict
-    required: true
-  secrets:
-    description: C(vault_alorig_app_secrets).
-    type: dict
-    default: {}
 """
 
 EXAMPLES = r"""
-- name: Check the registry
+- name: Wire the postgres_db role
   ansible.builtin.set_fact:
-    registry_errors: >-
-      {{ alorig_apps | alorig.platform.registry_errors(platform_inputs,
-         vault_alorig_app_secrets | default({})) }}
-  no_log: true
+    postgres_db_databases: "{{ (alorig_registry_inputs | alorig.platform.registry_model).postgres_databases }}"
 """
 
 RETURN = r"""
 _value:
-  description: Error messages, empty when the registry is valid.
-  type: list
-  elements: str
+  description: The projection (registry_model) or the error messages (registry_model_errors).
+  type: raw
 """
 
+from ansible.errors import AnsibleFilterError  # noqa: E402
+
 from ansible_collections.alorig.platform.plugins.module_utils.registry import (  # noqa: E402
-    validate_infra_secrets,
     validate_inventory,
     validate_registry,
+)
+from ansible_collections.alorig.platform.plugins.module_utils.registry_model import (  # noqa: E402
+    build,
 )
 
 
@@ -64,15 +57,33 @@ def _plain(value):
         return dict((_plain(k), _plain(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
     return value
+
+
+def registry_model(inputs):
+    errors, projection = build(_plain(inputs))
+    if errors:
+        raise AnsibleFilterError(
+            "The app registry or the inventory is invalid (%d errors); run "
+            "playbooks/validate.yml:\n%s" % (len(errors), "\n".join(errors)))
+    return projection
+
+
+def registry_model_errors(inputs):
+    errors, _projection = build(_plain(inputs))
+    return errors
 
 
 def registry_errors(apps, platform, secrets=None):
     return validate_registry(_plain(apps), _plain(platform), _plain(secrets))
-
-
-def registry_infra_secret_errors(values):
-    return validate_infra_secrets(_plain(values))
 
 
 def registry_inventory_errors(groups, group="alorig_vps"):
@@ -82,7 +93,8 @@ def registry_inventory_errors(groups, group="alorig_vps"):
 class FilterModule(object):
     def filters(self):
         return {
+            "registry_model": registry_model,
+            "registry_model_errors": registry_model_errors,
             "registry_errors": registry_errors,
-            "registry_infra_secret_errors": registry_infra_secret_errors,
             "registry_inventory_errors": registry_inventory_errors,
         }

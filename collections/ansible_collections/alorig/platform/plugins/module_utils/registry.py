@@ -24,7 +24,7 @@ Inputs
     the ``alorig_apps`` dict, app key -> entry (see group_vars/all/apps.yml).
 ``platform``
     a dict keyed by the platform variable names: ``alorig_host_ram_mb``,
-    ``alorig_ram_headroom_mb``, ``alorig_infra_ram_budget_mb``, ``alorig_os_ram_budget_mb``,
+    ``alorig_ram_headroom_mb``, ``alorig_shared_ram_budget_mb``, ``alorig_os_ram_budget_mb``,
     ``alorig_thresholds``, ``alorig_domains``, and optionally ``alorig_reserved_ports``
     (default ``[]``) and ``alorig_legacy_containers`` (default ``[]``). The content of
     group_vars/all/platform.yml can be passed as it is.
@@ -118,7 +118,7 @@ secrets
 Platform
     ``alorig_host_ram_mb``, ``alorig_os_ram_budget_mb`` positive integers;
     ``alorig_ram_headroom_mb`` an integer >= 0 and below the host RAM;
-    ``alorig_infra_ram_budget_mb`` a non-empty dict of positive integers;
+    ``alorig_shared_ram_budget_mb`` a non-empty dict of positive integers;
     ``alorig_thresholds`` a dict with steady_state_ram_mb, oom_kills, postgres_connections,
     redis_memory_mb, celery_queue_length (integers, oom_kills >= 0, the others > 0; extra
     thresholds must be non-negative numbers); ``alorig_domains`` a non-empty list of unique
@@ -139,10 +139,15 @@ import re
 APP_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 COMPOSE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 PG_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Extension names are quoted identifiers: uuid-ossp, pg_trgm, postgis_topology.
+PG_EXTENSION_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 PG_NAME_MAX = 63
 REDIS_PREFIX_RE = re.compile(r"^[a-z][a-z0-9_-]*(?::[a-z0-9_-]+)*:$")
 CONTAINER_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+CONTAINER_NAME_MAX = 63
 SECRET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ROLE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 IMAGE_NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 PINNED_IMAGE_RE = re.compile(
     r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?"
@@ -157,7 +162,7 @@ REQUIRED_APP_KEYS = (
     "enabled", "title", "compose_name", "rollout_order", "ram_budget_mb", "source",
     "image", "backend_port", "database", "redis", "containers", "routes", "secrets",
 )
-OPTIONAL_APP_KEYS = ("description", "environment", "media")
+OPTIONAL_APP_KEYS = ("description", "environment", "media", "role")
 MEDIA_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
 SOURCE_KEYS = {
@@ -169,8 +174,13 @@ UNPINNED_GIT_REFS = frozenset(("head", "main", "master", "develop", "trunk", "la
 
 DATABASE_KEYS = (("name", "owner", "extensions", "connection_limit"), ())
 RESERVED_DATABASES = frozenset(("postgres", "template0", "template1"))
+# Role names PostgreSQL itself refuses or gives a meaning ("role name "public" is reserved").
+RESERVED_PG_ROLES = frozenset(("postgres", "public", "none", "current_user", "current_role",
+                               "session_user", "user"))
 REDIS_KEYS = (("db", "prefix"), ())
 REDIS_DB_MAX = 15
+# Redis users the platform defines itself (redis_prefix: the default user is disabled).
+RESERVED_REDIS_USERS = frozenset(("default",))
 
 CONTAINER_KEYS = (("name", "kind"),
                   ("port", "command", "image", "queues", "concurrency", "environment",
@@ -178,13 +188,47 @@ CONTAINER_KEYS = (("name", "kind"),
 CONTAINER_KINDS_WITH_PORT = ("backend", "channels", "node")
 CONTAINER_KINDS_WITHOUT_PORT = ("celery_worker", "celery_beat")
 CONTAINER_KINDS = CONTAINER_KINDS_WITH_PORT + CONTAINER_KINDS_WITHOUT_PORT
+# The platform's own namespace: its containers (alorig_postgres, alorig_redis,
+# alorig_caddy, alorig_portainer, alorig_flower, ...), volumes (alorig_postgres_data),
+# compose projects (alorig_infra, alorig_caddy), network (alorig_net), Redis admin user
+# (alorig_admin) all start with it, so no app key may.
+PLATFORM_NAMESPACE = "alorig"
 INFRA_CONTAINERS = frozenset(("alorig_postgres", "alorig_redis", "alorig_caddy",
-                              "portainer", "flower"))
+                              "alorig_portainer", "alorig_flower"))
+# Containers the app deployment creates besides the registry's: <app>_<suffix>.
+ONE_SHOT_SUFFIXES = ("migrate", "export_frontend", "candidate")
+# Compose files the platform writes besides docker-compose.<compose_name>.yml of the apps.
+RESERVED_COMPOSE_NAMES = frozenset(("infra", "caddy"))
+# Roles of the platform that are not app roles.
+PLATFORM_ROLES = frozenset(("alorig_app", "alorig_infra", "alorig_monitor", "caddy",
+                            "cloudflare_dns", "postgres_db", "redis_prefix", "legacy_prune",
+                            "igny8_migration", "igny8_staging_data", "host_baseline"))
+# Docker refuses a memory limit below 6 MiB.
+DOCKER_MIN_MEMORY_MB = 6
+DEFAULT_MEMORY_WEIGHTS = {"backend": 4, "channels": 3, "node": 2, "celery_worker": 3,
+                          "celery_beat": 2}
 
 ROUTE_KEYS = (("host", "kind"), ("path", "upstream", "port", "upstream_path", "allow_ips"))
 ROUTE_KINDS = ("static", "proxy", "websocket")
 
 REQUIRED_SECRETS = ("db_password", "redis_password")
+
+# Environment variables the platform sets for every app: an app's `environment` must not
+# override them, nor point the app at a database, Redis or broker of its own choosing (the
+# registry's database and redis keys are the only way, so isolation holds).
+PLATFORM_ENV = frozenset((
+    "APP_NAME", "DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS", "DJANGO_CSRF_TRUSTED_ORIGINS", "CELERY_BEAT_TICK_SECONDS",
+    "CELERY_WORKER_ENABLE_REMOTE_CONTROL", "CELERY_QUEUES", "CELERY_CONCURRENCY",
+    "CELERY_WORKER_NAME", "FRONTEND_API_BASE", "FRONTEND_WS_BASE", "PORT",
+    "GUNICORN_WORKERS", "GUNICORN_THREADS",
+))
+CONNECTION_ENV_RE = re.compile(
+    r"^(?:DATABASE_|DB_|POSTGRES|PG[A-Z]|REDIS|CELERY_BROKER|CELERY_RESULT|BROKER_|CACHE_URL|"
+    r"CACHES?_|CHANNEL_LAYER|AMQP|RABBITMQ)"
+)
+CONNECTION_VALUE_RE = re.compile(r"(?:postgres(?:ql)?|rediss?|amqps?|redis\+socket)://|"
+                                 r"\balorig_(?:postgres|redis)\b", re.IGNORECASE)
 
 PORT_MIN = 1024
 PORT_MAX = 65535
@@ -204,7 +248,13 @@ REQUIRED_THRESHOLDS = ("steady_state_ram_mb", "oom_kills", "postgres_connections
 ZERO_ALLOWED_THRESHOLDS = ("oom_kills",)
 
 SECRETS_VAR = "vault_alorig_app_secrets"
-
+ENVIRONMENTS = ("production", "local")
+# A production secret shorter than this is refused (the example vault's placeholders and
+# hand-typed words are shorter).
+MIN_SECRET_LENGTH = 16
+PLACEHOLDER_RE = re.compile(
+    r"change[-_ ]?me|changeit|placeholder|example|replace[-_ ]?me|fill[-_ ]?me|^x+$|^todo|"
+    r"^secret$|^password$|^passw0rd$|^admin$|^test$|^local-", re.IGNORECASE)
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
@@ -238,6 +288,13 @@ def _typename(value):
     if isinstance(value, (list, tuple)):
         return "list"
     return type(value).__name__
+
+
+def _keyname(value):
+    """A key as it appears in a key path: bare when it is a plain name."""
+    if isinstance(value, str) and re.match(r"^[A-Za-z0-9_.-]+$", value):
+        return value
+    return _show(value)
 
 
 def _show(value):
@@ -291,11 +348,57 @@ def _parse_port_range(value):
     return None
 
 
+def _key(value):
+    """A hashable form of a registry value for lookups (lists and dicts are not hashable)."""
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def _path_overlaps(a, b):
+    """Caddy matches ``path <p>*`` case-insensitively and as a plain string prefix."""
+    a, b = a.lower(), b.lower()
+    if a == "/" or b == "/":
+        return True
+    return a.startswith(b) or b.startswith(a)
+
+
+def _host_covers(wildcard, host):
+    """Whether the site ``*.zone`` serves ``host`` (one label, as Caddy and DNS do)."""
+    if not wildcard.startswith("*.") or host.startswith("*."):
+        return False
+    base = wildcard[2:]
+    return host.endswith("." + base) and "." not in host[:-len(base) - 1]
+
+
+def memory_split(containers, ram_budget_mb, weights):
+    """The memory limit (MB) of each container: ``{name: mb}``.
+
+    A container's explicit ``memory_mb`` is its limit; the rest of ``ram_budget_mb`` is
+    split across the other containers in proportion to the weight of their kind (rounded
+    down). Callers pass validated input.
+    """
+    explicit = sum(c["memory_mb"] for c in containers if "memory_mb" in c)
+    units = sum(weights[c["kind"]] for c in containers if "memory_mb" not in c)
+    result = {}
+    for c in containers:
+        if "memory_mb" in c:
+            result[c["name"]] = c["memory_mb"]
+        else:
+            result[c["name"]] = int((ram_budget_mb - explicit) * weights[c["kind"]] / units)
+    return result
+
+
 class _Validator:
-    def __init__(self, apps, platform, secrets):
+    def __init__(self, apps, platform, secrets, available_roles=None, vault=None):
         self.apps = apps
+        self.vault = vault
         self.platform = platform if isinstance(platform, dict) else {}
         self.secrets = secrets
+        self.available_roles = (None if available_roles is None
+                                else set(r for r in available_roles if isinstance(r, str)))
         self.errors = []
         # Cross-app reservations: value -> (app, key path).
         self.ports = {}
@@ -308,10 +411,16 @@ class _Validator:
         self.container_names = {}
         self.container_owner = {}  # container name -> app (every app, for upstreams)
         self.routes = {}
+        self.route_list = []  # (host, path, app, where) of every well-formed route
         self.app_keys = [k for k in apps if isinstance(k, str)] if isinstance(apps, dict) else []
         self.reserved_ports = []  # (low, high, label)
         self.domains = []
-        self.legacy_containers = set()
+        self.legacy_containers = []  # (index, name)
+        self.memory_weights = dict(DEFAULT_MEMORY_WEIGHTS)
+        self.environment = "production"
+        self.max_connections = None
+        self.host_ram = self.headroom = self.os_ram = self.infra_ram = None
+        self.thresholds = {}
 
     # -- helpers --------------------------------------------------------------
     def err(self, message):
@@ -337,7 +446,7 @@ class _Validator:
         for key in mapping:
             if key not in allowed:
                 self.err("app %r: %s%s is an unknown key (allowed: %s)"
-                         % (app, prefix, key, ", ".join(sorted(allowed))))
+                         % (app, prefix, _keyname(key), ", ".join(sorted(allowed))))
         return True
 
     def claim(self, table, value, app, path, what):
@@ -366,6 +475,13 @@ class _Validator:
                 return None
             return value
 
+        environment = p.get("alorig_environment", "production")
+        if environment not in ENVIRONMENTS:
+            self.err("platform: alorig_environment must be one of %s, got %s"
+                     % (", ".join(ENVIRONMENTS), _show(environment)))
+        else:
+            self.environment = environment
+
         self.host_ram = positive_int("alorig_host_ram_mb")
         self.headroom = positive_int("alorig_ram_headroom_mb", allow_zero=True)
         self.os_ram = positive_int("alorig_os_ram_budget_mb")
@@ -375,26 +491,24 @@ class _Validator:
                      % (self.headroom, self.host_ram))
             self.headroom = None
 
-        self.infra_ram = None
-        infra = p.get("alorig_infra_ram_budget_mb")
+        infra = p.get("alorig_shared_ram_budget_mb")
         if infra is None:
-            self.err("platform: alorig_infra_ram_budget_mb is not defined")
+            self.err("platform: alorig_shared_ram_budget_mb is not defined")
         elif not isinstance(infra, dict) or not infra:
-            self.err("platform: alorig_infra_ram_budget_mb must be a non-empty dict "
+            self.err("platform: alorig_shared_ram_budget_mb must be a non-empty dict "
                      "(service -> MB), got %s" % _typename(infra))
         else:
             total = 0
             for name, value in infra.items():
                 if not _is_int(value) or value <= 0:
-                    self.err("platform: alorig_infra_ram_budget_mb.%s must be a positive "
-                             "integer, got %s" % (name, _show(value)))
+                    self.err("platform: alorig_shared_ram_budget_mb.%s must be a positive "
+                             "integer, got %s" % (_keyname(name), _show(value)))
                     ok = False
                 else:
                     total += value
             if ok:
                 self.infra_ram = total
 
-        self.thresholds = {}
         thresholds = p.get("alorig_thresholds")
         if thresholds is None:
             self.err("platform: alorig_thresholds is not defined")
@@ -415,9 +529,33 @@ class _Validator:
                         continue
                 elif not _is_number(value) or value < 0:
                     self.err("platform: alorig_thresholds.%s must be a non-negative number, "
-                             "got %s" % (key, _show(value)))
+                             "got %s" % (_keyname(key), _show(value)))
                     continue
                 self.thresholds[key] = value
+
+        if "alorig_postgres_max_connections" in p:
+            self.max_connections = positive_int("alorig_postgres_max_connections")
+
+        weights = p.get("alorig_container_memory_weights")
+        if weights is not None:
+            if not isinstance(weights, dict):
+                self.err("platform: alorig_container_memory_weights must be a dict of "
+                         "container kind -> weight, got %s" % _typename(weights))
+            else:
+                for kind in weights:
+                    if kind not in CONTAINER_KINDS:
+                        self.err("platform: alorig_container_memory_weights.%s is not a "
+                                 "container kind (%s)" % (_show(kind), ", ".join(CONTAINER_KINDS)))
+                for kind in CONTAINER_KINDS:
+                    value = weights.get(kind)
+                    if kind not in weights:
+                        self.err("platform: alorig_container_memory_weights.%s is not defined"
+                                 % kind)
+                    elif not _is_number(value) or value <= 0:
+                        self.err("platform: alorig_container_memory_weights.%s must be a "
+                                 "positive number, got %s" % (kind, _show(value)))
+                    else:
+                        self.memory_weights[kind] = value
 
         domains = p.get("alorig_domains")
         if domains is None:
@@ -458,22 +596,88 @@ class _Validator:
             low, high = parsed
             label = "%d" % low if low == high else "%d-%d" % (low, high)
             if reason:
-                label += ": %s" % reason
+                label += ": %s" % _show(reason)
             self.reserved_ports.append((low, high, "alorig_reserved_ports[%d] (%s)"
                                         % (index, label)))
 
         legacy = p.get("alorig_legacy_containers")
         if legacy is None:
             legacy = []
-        if not isinstance(legacy, list) or not all(isinstance(x, str) for x in legacy):
-            self.err("platform: alorig_legacy_containers must be a list of container names")
+        if not isinstance(legacy, list):
+            self.err("platform: alorig_legacy_containers must be a list of container names, "
+                     "got %s" % _typename(legacy))
         else:
-            self.legacy_containers = set(legacy)
+            for index, name in enumerate(legacy):
+                if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
+                    self.err("platform: alorig_legacy_containers[%d] %s is not a container name"
+                             % (index, _show(name)))
+                else:
+                    self.legacy_containers.append((index, name))
+
+        self.check_addresses()
+
+    def check_addresses(self):
+        """The VPS address every DNS record points at and the admin allowlist."""
+        p = self.platform
+        production = self.environment == "production"
+        if "alorig_vps_public_ipv4" in p:
+            value = p["alorig_vps_public_ipv4"]
+            address = None
+            if value is None:
+                self.err("platform: alorig_vps_public_ipv4 is not defined (the VPS's public "
+                         "IPv4 address, which every DNS record of the apps points at)")
+            elif not isinstance(value, str) or not value.strip():
+                self.err("platform: alorig_vps_public_ipv4 must be the VPS's public IPv4 "
+                         "address, got %s" % _show(value))
+            else:
+                try:
+                    address = ipaddress.IPv4Address(value.strip())
+                except ValueError:
+                    self.err("platform: alorig_vps_public_ipv4 %r is not an IPv4 address"
+                             % value)
+            if address is not None and production and not address.is_global:
+                self.err("platform: alorig_vps_public_ipv4 %s is not a public address "
+                         "(private, loopback, reserved or documentation range): every DNS "
+                         "record of the apps would point at it" % address)
+        if "alorig_admin_allowlist" in p:
+            allowlist = p["alorig_admin_allowlist"]
+            if not isinstance(allowlist, list):
+                self.err("platform: alorig_admin_allowlist must be a list of IP addresses or "
+                         "CIDR networks, got %s" % _typename(allowlist))
+                return
+            for index, entry in enumerate(allowlist):
+                where = "platform: alorig_admin_allowlist[%d]" % index
+                if not isinstance(entry, str):
+                    self.err("%s %s must be a string" % (where, _show(entry)))
+                    continue
+                try:
+                    network = ipaddress.ip_network(entry, strict=True)
+                except ValueError as exc:
+                    self.err("%s %r is not a valid IP address or CIDR network (%s)"
+                             % (where, entry, exc))
+                    continue
+                if network.prefixlen == 0:
+                    self.err("%s %r is the whole internet: admin routes would be public"
+                             % (where, entry))
+                elif production and network.version == 4 and network.prefixlen < 8:
+                    self.err("%s %r is wider than a /8 (%d addresses): not an admin allowlist"
+                             % (where, entry, network.num_addresses))
+                elif production and network.version == 6 and network.prefixlen < 32:
+                    self.err("%s %r is wider than a /32: not an admin allowlist"
+                             % (where, entry))
 
     # -- one app ------------------------------------------------------------------
     def check_app(self, app, entry):
-        if not isinstance(app, str) or not APP_KEY_RE.match(app):
+        key_ok = isinstance(app, str) and bool(APP_KEY_RE.match(app))
+        if not key_ok:
             self.err("app %r: the app key must match %s" % (app, APP_KEY_RE.pattern))
+        elif app == PLATFORM_NAMESPACE or app.startswith(PLATFORM_NAMESPACE + "_"):
+            self.err("app %r: the app key must not be %r or start with '%s_': that namespace "
+                     "holds the platform's own containers, volumes and users"
+                     % (app, PLATFORM_NAMESPACE, PLATFORM_NAMESPACE))
+        elif app in RESERVED_REDIS_USERS:
+            self.err("app %r: the app key names the app's Redis user, and %r is Redis's "
+                     "built-in user" % (app, app))
         if not self.check_keys(app, "", entry, REQUIRED_APP_KEYS, OPTIONAL_APP_KEYS):
             return None
 
@@ -486,8 +690,15 @@ class _Validator:
         if "title" in entry and not _is_nonempty_str(title):
             self.app_err(app, "title", "must be a non-empty string")
 
-        if "environment" in entry and not isinstance(entry["environment"], dict):
-            self.app_err(app, "environment", "must be a dict")
+        if "role" in entry:
+            self.check_role(app, entry["role"])
+        elif key_ok and self.available_roles is not None and app not in self.available_roles:
+            self.app_err(app, "role", "is not set and there is no role named %r under roles/ "
+                         "(add roles/%s, or set role: to the app role that deploys it)"
+                         % (app, app))
+
+        if "environment" in entry:
+            self.check_environment(app, "environment", entry["environment"])
 
         if "media" in entry:
             self.check_media(app, entry["media"])
@@ -497,9 +708,9 @@ class _Validator:
             if not isinstance(compose, str) or not COMPOSE_NAME_RE.match(compose):
                 self.app_err(app, "compose_name", "%s must match %s"
                              % (_show(compose), COMPOSE_NAME_RE.pattern))
-            elif compose == "infra":
-                self.app_err(app, "compose_name", "'infra' is the shared infrastructure's "
-                             "compose file (docker-compose.infra.yml)")
+            elif compose in RESERVED_COMPOSE_NAMES:
+                self.app_err(app, "compose_name", "%r is the platform's own compose file "
+                             "(docker-compose.%s.yml)" % (compose, compose))
             else:
                 self.claim(self.compose_names, compose, app, "compose_name", repr(compose))
 
@@ -538,23 +749,73 @@ class _Validator:
         if "containers" in entry:
             container_ports = self.check_containers(
                 app, entry["containers"], backend_port if _is_int(backend_port) else None)
+            if ram_ok:
+                self.check_memory(app, entry["containers"], ram)
         if "routes" in entry:
             self.check_routes(app, entry["routes"], container_ports)
+        secrets = None
         if "secrets" in entry:
-            self.check_secrets(app, entry["secrets"], enabled)
+            secrets = self.check_secrets(app, entry["secrets"], enabled)
 
         return {
             "enabled": enabled,
             "ram": ram if ram_ok else None,
             "connection_limit": connection_limit,
+            "secrets": secrets,
         }
+
+    def check_role(self, app, role):
+        if not isinstance(role, str) or not ROLE_NAME_RE.match(role):
+            self.app_err(app, "role", "%s must be a role name matching %s"
+                         % (_show(role), ROLE_NAME_RE.pattern))
+        elif role in PLATFORM_ROLES:
+            self.app_err(app, "role", "%r is a platform role, not an app role" % role)
+        elif self.available_roles is not None and role not in self.available_roles:
+            self.app_err(app, "role", "%r is not a role under roles/" % role)
+
+    def check_environment(self, app, path, environment):
+        if not isinstance(environment, dict):
+            self.app_err(app, path, "must be a dict of variable name -> value, got %s"
+                         % _typename(environment))
+            return
+        for name, value in environment.items():
+            where = "%s.%s" % (path, _show(name) if not isinstance(name, str) else name)
+            if not isinstance(name, str) or not ENV_NAME_RE.match(name):
+                self.app_err(app, path, "%s is not an environment variable name (%s)"
+                             % (_show(name), ENV_NAME_RE.pattern))
+                continue
+            if name in PLATFORM_ENV:
+                self.app_err(app, where, "is set by the platform and cannot be overridden")
+                continue
+            if CONNECTION_ENV_RE.match(name.upper()):
+                self.app_err(app, where, "would point the app at a database, Redis or broker "
+                             "of its own: connections come from the registry's database and "
+                             "redis keys only")
+                continue
+            if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+                self.app_err(app, where, "must be a string or a number, got %s"
+                             % _typename(value))
+                continue
+            if not isinstance(value, (str, int, float)):
+                self.app_err(app, where, "must be a string or a number, got %s"
+                             % _typename(value))
+                continue
+            if isinstance(value, str):
+                if _is_template(value):
+                    self.app_err(app, where, "is an unrendered template")
+                elif CONNECTION_VALUE_RE.search(value):
+                    self.app_err(app, where, "holds a connection URL or a shared service's "
+                                 "name: connections come from the registry's database and "
+                                 "redis keys only")
+                elif "\n" in value or "\r" in value:
+                    self.app_err(app, where, "must be a single line")
 
     def check_source(self, app, source):
         if not isinstance(source, dict):
             self.app_err(app, "source", "must be a dict, got %s" % _typename(source))
             return
         kind = source.get("type")
-        if kind not in SOURCE_KEYS:
+        if _key(kind) not in SOURCE_KEYS:
             self.app_err(app, "source.type", "%s must be one of %s"
                          % (_show(kind), ", ".join(sorted(SOURCE_KEYS))))
             return
@@ -585,13 +846,28 @@ class _Validator:
             self.app_err(app, "media", "must be a non-empty mapping of a directory name "
                          "to its absolute path in the containers, got %s" % _show(media))
             return
+        targets = {}
         for name, path in media.items():
             if not isinstance(name, str) or not MEDIA_NAME_RE.match(name):
                 self.app_err(app, "media", "%s is not a directory name matching %s"
                              % (_show(name), MEDIA_NAME_RE.pattern))
-            if not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") == "":
+                continue
+            if not isinstance(path, str) or not path.startswith("/") or path.rstrip("/") == "" \
+                    or ".." in path.split("/") or ":" in path or _is_template(path):
                 self.app_err(app, "media.%s" % name, "must be an absolute path other than /, "
-                             "got %s" % _show(path))
+                             "without '..' or ':', got %s" % _show(path))
+                continue
+            norm = path.rstrip("/")
+            if norm in ("/data/media", "/data/static", "/data/beat") or \
+                    norm.startswith(("/data/media/", "/data/static/", "/data/beat/")):
+                self.app_err(app, "media.%s" % name, "%r is inside a volume the platform "
+                             "mounts (/data/media, /data/static, /data/beat)" % path)
+            for other, other_path in targets.items():
+                if norm == other_path or norm.startswith(other_path + "/") or \
+                        other_path.startswith(norm + "/"):
+                    self.app_err(app, "media.%s" % name, "%r overlaps media.%s (%r)"
+                                 % (path, other, other_path))
+            targets[name] = norm
 
     def check_image_name(self, app, path, image):
         if not isinstance(image, str) or not IMAGE_NAME_RE.match(image):
@@ -637,8 +913,12 @@ class _Validator:
                     continue
                 self.claim(self.databases, value, app, path, repr(value))
             else:
-                if value == "postgres" or value.startswith("pg_"):
+                if value in RESERVED_PG_ROLES or value.startswith("pg_"):
                     self.app_err(app, path, "%r is a PostgreSQL system role name" % value)
+                    continue
+                if value == PLATFORM_NAMESPACE or value.startswith(PLATFORM_NAMESPACE + "_"):
+                    self.app_err(app, path, "%r is in the platform's namespace ('%s_')"
+                                 % (value, PLATFORM_NAMESPACE))
                     continue
                 self.claim(self.owners, value, app, path, repr(value))
         if "extensions" in database:
@@ -650,17 +930,24 @@ class _Validator:
                 seen = set()
                 for index, ext in enumerate(extensions):
                     path = "database.extensions[%d]" % index
-                    if not isinstance(ext, str) or not PG_NAME_RE.match(ext):
+                    if not isinstance(ext, str) or not PG_EXTENSION_RE.match(ext) \
+                            or len(ext) > PG_NAME_MAX:
                         self.app_err(app, path, "%s must match %s"
-                                     % (_show(ext), PG_NAME_RE.pattern))
+                                     % (_show(ext), PG_EXTENSION_RE.pattern))
                     elif ext in seen:
                         self.app_err(app, path, "%r is listed twice" % ext)
-                    seen.add(ext)
+                    else:
+                        seen.add(ext)
         limit = database.get("connection_limit")
         if "connection_limit" in database:
             if not _is_int(limit) or limit <= 0:
                 self.app_err(app, "database.connection_limit",
                              "must be a positive integer, got %s" % _show(limit))
+                return None
+            if self.max_connections is not None and limit >= self.max_connections:
+                self.app_err(app, "database.connection_limit",
+                             "%d is not below alorig_postgres_max_connections %d"
+                             % (limit, self.max_connections))
                 return None
             return limit
         return None
@@ -680,6 +967,10 @@ class _Validator:
             if not isinstance(prefix, str) or not REDIS_PREFIX_RE.match(prefix):
                 self.app_err(app, "redis.prefix", "%s must match %s (lower-case, end with ':')"
                              % (_show(prefix), REDIS_PREFIX_RE.pattern))
+                return
+            if prefix.startswith(PLATFORM_NAMESPACE + ":") or \
+                    prefix.startswith(PLATFORM_NAMESPACE + "_"):
+                self.app_err(app, "redis.prefix", "%r is in the platform's namespace" % prefix)
                 return
             for other, other_app, other_path in self.redis_prefixes:
                 if other == prefix:
@@ -716,7 +1007,7 @@ class _Validator:
             name_ok = False
             if "name" in container:
                 name_ok = self.check_container_name(app, where, name)
-            if "kind" in container and kind not in CONTAINER_KINDS:
+            if "kind" in container and _key(kind) not in CONTAINER_KINDS:
                 self.app_err(app, where + ".kind", "%s must be one of %s"
                              % (_show(kind), ", ".join(CONTAINER_KINDS)))
                 kind = None
@@ -748,21 +1039,29 @@ class _Validator:
                 command = container["command"]
                 if not (_is_nonempty_str(command) or (
                         isinstance(command, list) and command
-                        and all(isinstance(c, str) for c in command))):
+                        and all(isinstance(c, str) and c for c in command))):
                     self.app_err(app, where + ".command", "must be a non-empty string or "
                                  "list of strings")
             if "queues" in container:
                 queues = container["queues"]
-                if not isinstance(queues, list) or not queues or not all(
+                if kind is not None and kind != "celery_worker":
+                    self.app_err(app, where + ".queues", "only a celery_worker consumes "
+                                 "queues (kind %s)" % kind)
+                elif not isinstance(queues, list) or not queues or not all(
                         isinstance(q, str) and QUEUE_NAME_RE.match(q) for q in queues):
                     self.app_err(app, where + ".queues", "must be a non-empty list of "
                                  "queue names")
+                elif len(set(queues)) != len(queues):
+                    self.app_err(app, where + ".queues", "lists a queue twice")
             for key in ("concurrency", "memory_mb"):
                 if key in container and (not _is_int(container[key]) or container[key] <= 0):
                     self.app_err(app, "%s.%s" % (where, key), "must be a positive integer, "
                                  "got %s" % _show(container[key]))
-            if "environment" in container and not isinstance(container["environment"], dict):
-                self.app_err(app, where + ".environment", "must be a dict")
+            if "concurrency" in container and kind == "celery_beat":
+                self.app_err(app, where + ".concurrency", "must not be set on celery_beat "
+                             "(one scheduler per app)")
+            if "environment" in container:
+                self.check_environment(app, where + ".environment", container["environment"])
             if name_ok:
                 result[name] = (kind, port if port_ok or (has_port and _is_int(port)) else None)
         if not backends:
@@ -776,12 +1075,55 @@ class _Validator:
             if backend_port is not None and _is_int(port) and port != backend_port:
                 self.app_err(app, where + ".port", "%d does not match backend_port %d"
                              % (port, backend_port))
+        beats = [i for i, c in enumerate(containers)
+                 if isinstance(c, dict) and c.get("kind") == "celery_beat"]
+        if len(beats) > 1:
+            self.app_err(app, "containers", "has %d celery_beat containers: one scheduler "
+                         "per app, or every periodic task runs twice" % len(beats))
         return result
+
+    def check_memory(self, app, containers, ram):
+        """Explicit and computed memory limits of the containers against the app budget."""
+        if not isinstance(containers, list):
+            return
+        valid = [c for c in containers if isinstance(c, dict)
+                 and isinstance(c.get("name"), str) and _key(c.get("kind")) in CONTAINER_KINDS
+                 and ("memory_mb" not in c or (_is_int(c["memory_mb"]) and c["memory_mb"] > 0))]
+        if len(valid) != len(containers):
+            return  # reported by check_containers
+        explicit = sum(c["memory_mb"] for c in valid if "memory_mb" in c)
+        for index, c in enumerate(valid):
+            if "memory_mb" in c:
+                if c["memory_mb"] < DOCKER_MIN_MEMORY_MB:
+                    self.app_err(app, "containers[%d].memory_mb" % index,
+                                 "%d is below Docker's minimum memory limit (%d MB)"
+                                 % (c["memory_mb"], DOCKER_MIN_MEMORY_MB))
+                    return
+                if c["memory_mb"] > ram:
+                    self.app_err(app, "containers[%d].memory_mb" % index,
+                                 "%d is above the app's ram_budget_mb %d" % (c["memory_mb"], ram))
+                    return
+        rest = [c for c in valid if "memory_mb" not in c]
+        if explicit > ram or (explicit == ram and rest):
+            self.app_err(app, "ram_budget_mb", "%d MB leaves nothing for %s after the explicit "
+                         "containers[].memory_mb (%d MB)"
+                         % (ram, ", ".join(c["name"] for c in rest) or "the containers",
+                            explicit))
+            return
+        split = memory_split(valid, ram, self.memory_weights)
+        for index, c in enumerate(valid):
+            if split[c["name"]] < DOCKER_MIN_MEMORY_MB:
+                self.app_err(app, "containers[%d]" % index, "%r would get %d MB of "
+                             "ram_budget_mb %d, below Docker's minimum memory limit (%d MB)"
+                             % (c["name"], split[c["name"]], ram, DOCKER_MIN_MEMORY_MB))
 
     def check_container_name(self, app, where, name):
         path = where + ".name"
         if not isinstance(name, str) or not CONTAINER_NAME_RE.match(name):
             self.app_err(app, path, "%s must match %s" % (_show(name), CONTAINER_NAME_RE.pattern))
+            return False
+        if len(name) > CONTAINER_NAME_MAX:
+            self.app_err(app, path, "%r is longer than %d characters" % (name, CONTAINER_NAME_MAX))
             return False
         ok = True
         if not name.startswith(str(app) + "_"):
@@ -793,13 +1135,16 @@ class _Validator:
             if closest != app:
                 self.app_err(app, path, "%r looks like a container of app %r" % (name, closest))
                 ok = False
-        if name in INFRA_CONTAINERS:
-            self.app_err(app, path, "%r is the name of a shared infrastructure container" % name)
+        if name in INFRA_CONTAINERS or name.startswith(PLATFORM_NAMESPACE + "_"):
+            self.app_err(app, path, "%r is in the platform's namespace (shared "
+                         "infrastructure containers)" % name)
             ok = False
-        if name in self.legacy_containers:
-            self.app_err(app, path, "%r is a legacy container listed in "
-                         "alorig_legacy_containers (the prune step would remove it)" % name)
-            ok = False
+        for key in self.app_keys:
+            for suffix in ONE_SHOT_SUFFIXES:
+                if name == "%s_%s" % (key, suffix):
+                    self.app_err(app, path, "%r is the name of the %s container the platform "
+                                 "creates for app %r" % (name, suffix.replace("_", " "), key))
+                    ok = False
         if not self.claim(self.container_names, name, app, path, repr(name)):
             return False
         self.container_owner[name] = app
@@ -835,10 +1180,11 @@ class _Validator:
                     path_ok = False
             if host_ok and path_ok:
                 norm = _normalise_path(path)
-                self.claim(self.routes, (host, norm), app, where,
-                           "host %r path %r" % (host, norm))
+                if self.claim(self.routes, (host, norm.lower()), app, where,
+                              "host %r path %r" % (host, norm)):
+                    self.route_list.append((host, norm, app, where))
             kind = route.get("kind")
-            if "kind" in route and kind not in ROUTE_KINDS:
+            if "kind" in route and _key(kind) not in ROUTE_KINDS:
                 self.app_err(app, where + ".kind", "%s must be one of %s"
                              % (_show(kind), ", ".join(ROUTE_KINDS)))
             elif kind == "static":
@@ -850,6 +1196,33 @@ class _Validator:
                 self.check_upstream(app, where, route, container_ports)
             if "allow_ips" in route:
                 self.check_allow_ips(app, where + ".allow_ips", route["allow_ips"])
+
+    def check_route_overlaps(self):
+        """Routes of different apps that one request could match: the longer prefix (or
+        the exact host under another app's wildcard) would take that app's traffic."""
+        routes = self.route_list
+        for i, (host, path, app, where) in enumerate(routes):
+            for other_host, other_path, other_app, other_where in routes[:i]:
+                if other_app == app:
+                    continue
+                if host == other_host:
+                    if path.lower() == other_path.lower():
+                        continue  # an exact duplicate is reported by claim()
+                    if _path_overlaps(path, other_path):
+                        longer, shorter = ((path, other_path) if len(path) > len(other_path)
+                                           else (other_path, path))
+                        self.app_err(app, where, "host %r path %r overlaps path %r of app %r "
+                                     "(%s): requests under %r would go to one app while the "
+                                     "other expects them" % (host, path, other_path, other_app,
+                                                             other_where, longer))
+                elif _host_covers(other_host, host) or _host_covers(host, other_host):
+                    wildcard, name = ((other_host, host) if other_host.startswith("*.")
+                                      else (host, other_host))
+                    if _path_overlaps(path, other_path):
+                        self.app_err(app, where, "host %r overlaps host %r of app %r (%s): the "
+                                     "wildcard site %r serves %r, which one app would take "
+                                     "from the other" % (host, other_host, other_app,
+                                                         other_where, wildcard, name))
 
     def check_upstream(self, app, where, route, container_ports):
         for key in ("upstream", "port"):
@@ -868,14 +1241,19 @@ class _Validator:
         if "port" in route and not _is_int(port):
             self.app_err(app, where + ".port", "must be an integer, got %s" % _show(port))
             port = None
+        if not isinstance(upstream, str):
+            self.app_err(app, where + ".upstream", "%s must be the name of a container of "
+                         "app %r" % (_show(upstream), app))
+            return
         if upstream not in container_ports:
-            owner = self.container_owner.get(upstream) if isinstance(upstream, str) else None
-            if owner is None and isinstance(upstream, str):
+            owner = self.container_owner.get(upstream)
+            if owner is None:
                 # The owner may come later in the registry.
                 for other, entry in self.apps.items():
                     if other == app or not isinstance(entry, dict):
                         continue
-                    for c in entry.get("containers") or []:
+                    containers = entry.get("containers")
+                    for c in containers if isinstance(containers, list) else []:
                         if isinstance(c, dict) and c.get("name") == upstream:
                             owner = other
             if owner is not None and owner != app:
@@ -909,19 +1287,21 @@ class _Validator:
                 self.app_err(app, item, "%s must be a string" % _show(entry))
                 continue
             try:
-                if "/" in entry:
-                    ipaddress.ip_network(entry, strict=True)
-                else:
-                    ipaddress.ip_address(entry)
+                network = ipaddress.ip_network(entry, strict=True)
             except ValueError as exc:
                 self.app_err(app, item, "%r is not a valid IP address or CIDR network (%s)"
                              % (entry, exc))
+                continue
+            if network.prefixlen == 0:
+                self.app_err(app, item, "%r is the whole internet: the allowlist would allow "
+                             "everyone" % entry)
 
     def check_secrets(self, app, names, enabled):
+        """Check the secret names; return {name: value} of an enabled app's secrets."""
         if not isinstance(names, list):
             self.app_err(app, "secrets", "must be a list of secret names, got %s"
                          % _typename(names))
-            return
+            return None
         valid = []
         for index, name in enumerate(names):
             path = "secrets[%d]" % index
@@ -929,35 +1309,112 @@ class _Validator:
                 self.app_err(app, path, "%s must match %s" % (_show(name), SECRET_NAME_RE.pattern))
             elif name in valid:
                 self.app_err(app, path, "%r is listed twice" % name)
+            elif name not in REQUIRED_SECRETS and name != "django_secret_key" and (
+                    name.upper() in PLATFORM_ENV or CONNECTION_ENV_RE.match(name.upper())):
+                self.app_err(app, path, "%r would become the environment variable %s, which "
+                             "the platform sets" % (name, name.upper()))
             else:
                 valid.append(name)
         for name in REQUIRED_SECRETS:
             if name not in valid:
                 self.app_err(app, "secrets", "must include %r" % name)
         if not enabled:
-            return
+            return None
         vault = self.secrets if self.secrets is not None else {}
         if not isinstance(vault, dict):
-            return  # reported once in run()
+            return None  # reported once in run()
         app_secrets = vault.get(app)
         if app_secrets is not None and not isinstance(app_secrets, dict):
             self.err("app %r: %s[%r] must be a dict of secret name -> value"
                      % (app, SECRETS_VAR, app))
-            return
+            return None
         app_secrets = app_secrets or {}
+        found = {}
         for name in valid:
+            where = "%s[%r].%s" % (SECRETS_VAR, app, name)
             if name not in app_secrets:
                 self.err("app %r: secret %r missing from %s[%r]" % (app, name, SECRETS_VAR, app))
+                continue
+            value = app_secrets[name]
+            if _is_int(value) or _is_number(value):
+                value = str(value)
+            if value is None or (isinstance(value, str) and value.strip() == ""):
+                self.err("app %r: secret %r in %s[%r] is empty"
+                         % (app, name, SECRETS_VAR, app))
+            elif not isinstance(value, str):
+                self.err("app %r: secret %r in %s[%r] must be a string, got %s"
+                         % (app, name, SECRETS_VAR, app, _typename(value)))
+            elif any(c in value for c in "'\n\r"):
+                # the app's env file holds it single-quoted (roles/alorig_app)
+                self.err("app %r: secret %r in %s[%r] contains a single quote or a "
+                         "line break, which the app's env file cannot hold"
+                         % (app, name, SECRETS_VAR, app))
             else:
-                value = app_secrets[name]
-                if value is None or (isinstance(value, str) and value.strip() == ""):
-                    self.err("app %r: secret %r in %s[%r] is empty"
-                             % (app, name, SECRETS_VAR, app))
-                elif isinstance(value, str) and any(c in value for c in "'\n\r"):
-                    # the app's env file holds it single-quoted (roles/alorig_app)
-                    self.err("app %r: secret %r in %s[%r] contains a single quote or a "
-                             "line break, which the app's env file cannot hold"
-                             % (app, name, SECRETS_VAR, app))
+                problem = self.secret_quality(value)
+                if problem:
+                    self.err("app %r: secret %r in %s[%r] %s" % (app, name, SECRETS_VAR, app,
+                                                                problem))
+                found[where] = value
+        for name in app_secrets:
+            if name not in valid and isinstance(name, str) and SECRET_NAME_RE.match(name):
+                if name in names:
+                    continue
+                self.err("app %r: %s[%r] has %r, which the app's secrets list does not name "
+                         "(a typo, or add it to secrets)" % (app, SECRETS_VAR, app, name))
+        return found
+
+    def secret_quality(self, value):
+        """Why a production secret is unfit (never quoting it), or None."""
+        if self.environment != "production":
+            return None
+        if PLACEHOLDER_RE.search(value):
+            return "is a placeholder (like the example vault's): set a real secret"
+        if len(value) < MIN_SECRET_LENGTH:
+            return "is shorter than %d characters" % MIN_SECRET_LENGTH
+        if len(set(value)) < 6:
+            return "has fewer than 6 distinct characters"
+        return None
+
+    def check_vault(self, app_secret_values):
+        """Infrastructure secrets, and every secret used once (names only in messages)."""
+        p = self.platform
+        vault = self.vault if isinstance(self.vault, dict) else {}
+        required = ["vault_postgres_superuser_password", "vault_redis_admin_password",
+                    "vault_cloudflare_api_token"]
+        if p.get("alorig_infra_portainer_enabled", False) is True:
+            required.append("vault_portainer_admin_password")
+        if p.get("alorig_infra_flower_enabled", False) is True:
+            required.append("vault_flower_password")
+        values = dict(app_secret_values)
+        for name in required:
+            value = vault.get(name)
+            if value is None:
+                self.err("vault: %s is not defined" % name)
+            elif not isinstance(value, str):
+                self.err("vault: %s must be a string, got %s" % (name, _typename(value)))
+            elif value.strip() == "":
+                self.err("vault: %s is empty" % name)
+            elif any(c in value for c in "'\n\r"):
+                self.err("vault: %s contains a single quote or a line break, which the "
+                         "services' env files cannot hold" % name)
+            elif value != value.strip() or any(c.isspace() for c in value) \
+                    and name == "vault_cloudflare_api_token":
+                self.err("vault: %s has white space (a copy-paste error?)" % name)
+            else:
+                problem = self.secret_quality(value)
+                if problem:
+                    self.err("vault: %s %s" % (name, problem))
+                values[name] = value
+        if self.environment != "production":
+            return
+        seen = {}
+        for where in sorted(values):
+            value = values[where]
+            if value in seen:
+                self.err("vault: %s has the same value as %s: every secret must be "
+                         "different" % (where, seen[value]))
+            else:
+                seen[value] = where
 
     # -- everything ----------------------------------------------------------------
     def run(self):
@@ -973,12 +1430,60 @@ class _Validator:
                      % (SECRETS_VAR, _typename(self.secrets)))
         summaries = {}
         for app, entry in self.apps.items():
-            summaries[app] = self.check_app(app, entry)
+            try:
+                summaries[app] = self.check_app(app, entry)
+            except Exception as exc:  # a safety net: the run must name the app, never crash
+                self.err("app %r: could not be checked (%s: %s); fix its malformed values "
+                         "reported above or below" % (app, type(exc).__name__, exc))
+                summaries[app] = None
+        if isinstance(self.secrets, dict):
+            for app in self.secrets:
+                if app not in self.apps:
+                    self.err("vault: %s[%r] belongs to no app of the registry (renamed?)"
+                             % (SECRETS_VAR, app))
+        self.check_route_overlaps()
+        self.check_legacy()
         self.check_totals(summaries)
+        if self.vault is not None:
+            values = {}
+            for summary in summaries.values():
+                if summary and summary.get("secrets"):
+                    values.update(summary["secrets"])
+            self.check_vault(values)
         return self.errors
+
+    def check_legacy(self):
+        """The prune list must never name a container the platform manages."""
+        for index, name in self.legacy_containers:
+            where = "platform: alorig_legacy_containers[%d] %r" % (index, name)
+            if name in INFRA_CONTAINERS or name.startswith(PLATFORM_NAMESPACE + "_"):
+                self.err("%s is a container of the shared infrastructure: the prune would "
+                         "remove it" % where)
+            elif name in self.container_names:
+                app, path = self.container_names[name]
+                self.app_err(app, path, "%r is listed in alorig_legacy_containers[%d]: the "
+                             "prune would remove the app's container" % (name, index))
+            else:
+                for key in self.app_keys:
+                    if any(name == "%s_%s" % (key, s) for s in ONE_SHOT_SUFFIXES):
+                        self.err("%s is a container the platform creates for app %r"
+                                 % (where, key))
 
     def check_totals(self, summaries):
         enabled = [s for s in summaries.values() if s and s["enabled"]]
+        trigger = self.thresholds.get("steady_state_ram_mb")
+        if self.host_ram is not None:
+            for key in ("steady_state_ram_mb", "redis_memory_mb"):
+                value = self.thresholds.get(key)
+                if value is not None and value > self.host_ram:
+                    self.err("platform: alorig_thresholds.%s %d is above alorig_host_ram_mb "
+                             "%d: the alarm could never fire" % (key, value, self.host_ram))
+        max_conn = self.thresholds.get("postgres_connections")
+        if self.max_connections is not None and max_conn is not None \
+                and max_conn >= self.max_connections:
+            self.err("platform: alorig_thresholds.postgres_connections %d is not below "
+                     "alorig_postgres_max_connections %d: PostgreSQL refuses connections "
+                     "before the alarm fires" % (max_conn, self.max_connections))
         if all(s["ram"] is not None for s in enabled) and None not in (
                 self.host_ram, self.headroom, self.os_ram, self.infra_ram):
             apps_ram = sum(s["ram"] for s in enabled)
@@ -989,13 +1494,11 @@ class _Validator:
                          "exceeds %d MB (host %d MB - headroom %d MB); largest apps: %s"
                          % (apps_ram, self.infra_ram, self.os_ram, total, limit,
                             self.host_ram, self.headroom, self._largest(summaries)))
-            trigger = self.thresholds.get("steady_state_ram_mb")
             if trigger is not None and total > trigger:
                 self.err("RAM budget: planned steady state %d MB (apps %d MB + infrastructure "
                          "%d MB + OS %d MB) exceeds alorig_thresholds.steady_state_ram_mb "
                          "%d MB, the upgrade trigger" % (total, apps_ram, self.infra_ram,
                                                          self.os_ram, trigger))
-        max_conn = self.thresholds.get("postgres_connections")
         if max_conn is not None and all(s["connection_limit"] is not None for s in enabled):
             total_conn = sum(s["connection_limit"] for s in enabled)
             if total_conn > max_conn:
@@ -1005,17 +1508,19 @@ class _Validator:
 
     @staticmethod
     def _largest(summaries):
-        ranked = sorted(((s["ram"], app) for app, s in summaries.items()
+        ranked = sorted(((s["ram"], str(app)) for app, s in summaries.items()
                          if s and s["enabled"] and s["ram"] is not None), reverse=True)
         return ", ".join("%s %d MB" % (app, ram) for ram, app in ranked[:3]) or "none"
 
 
-def validate_registry(apps, platform, secrets):
+def validate_registry(apps, platform, secrets, available_roles=None, vault=None):
     """Return every error of the registry ``apps`` against ``platform`` and ``secrets``.
 
-    See the module docstring for the rules. An empty list means valid.
+    See the module docstring for the rules. An empty list means valid. ``available_roles``
+    (role names under roles/) checks each app's role; ``vault`` (the infrastructure
+    secrets by variable name) checks them and, in production, every secret's quality.
     """
-    return _Validator(apps, platform, secrets).run()
+    return _Validator(apps, platform, secrets, available_roles, vault).run()
 
 
 def validate_infra_secrets(values):
@@ -1036,8 +1541,12 @@ def validate_infra_secrets(values):
 
 def validate_inventory(groups, group="alorig_vps"):
     """Errors for the inventory: ``group`` must hold exactly one host."""
-    hosts = list((groups or {}).get(group) or [])
+    if not isinstance(groups, dict):
+        return ["inventory: groups must be a dict, got %s" % _typename(groups)]
+    hosts = groups.get(group) or []
+    if not isinstance(hosts, list):
+        hosts = []
     if len(hosts) != 1:
         return ["inventory: group %r must have exactly one host, found %d%s"
-                % (group, len(hosts), (" (%s)" % ", ".join(hosts)) if hosts else "")]
+                % (group, len(hosts), (" (%s)" % ", ".join(map(str, hosts))) if hosts else "")]
     return []
