@@ -470,7 +470,7 @@ class FakeCloudflare:
             except ValueError:
                 raise Invalid(9005, "Content for AAAA record must be a valid IPv6 address.")
         elif rtype in ("CNAME", "MX", "NS", "PTR"):
-            return self._check_hostname(content, "Content for %s record" % rtype)
+            return self._check_hostname(content, "Content for %s record" % rtype, allow_root=(rtype == "MX"))
         return content
 
     def _validate(self, zone, body, rid=None, partial_of=None):

@@ -283,3 +283,6 @@ def test_record_and_zone_shapes_follow_the_openapi_subset(fake_api):
     assert set(schemas["zones_zone"]["required"]) <= set(zone)
     info = call(fake_api, "GET", "/zones/%s/dns_records" % zid)[1]["result_info"]
     assert set(props("dns-records_result_info")) <= set(info)
+    result = call(fake_api, "POST", "/zones/%s/dns_records/batch" % zid, {"deletes": [{"id": record["id"]}]})[1]
+    assert set(result["result"]) == set(props("dns-records_batch-result"))
+    assert set(props("dns-records_batch-request")) == {"deletes", "patches", "puts", "posts"}

@@ -467,6 +467,8 @@ def _validate_content(rtype, content, where):
         except ValueError:
             raise RecordError('%s: content must be an IPv6 address' % where)
         return content.strip()
+    if rtype == 'MX' and content.strip() == '.':
+        return '.'  # null MX (RFC 7505): the domain accepts no mail
     if rtype in HOSTNAME_TYPES:
         try:
             host = to_ascii(content)
@@ -896,9 +898,14 @@ def batch_chunks(plan, batch_size=200):
     applies each batch in that order too).
     """
     ops = [('deletes', {'id': r['id']}) for r in plan.deletes]
-    for existing, desired, _fields in plan.updates:
+    for existing, desired, fields in plan.updates:
         body = api_payload(desired)
         body['id'] = existing['id']
+        if 'content' not in fields and 'data' not in fields:
+            # A patch keeps what it does not name: the value stays exactly as
+            # stored (an adopted TXT keeps its quoting), only the rest changes.
+            body.pop('content', None)
+            body.pop('data', None)
         ops.append(('patches', body))
     ops.extend(('posts', api_payload(d)) for d in plan.creates)
     chunks = []

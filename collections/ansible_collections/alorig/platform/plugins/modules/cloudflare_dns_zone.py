@@ -29,17 +29,17 @@ description:
   - Names under C(_acme-challenge) and names matching O(ignore) are never touched.
   - Names and zones may be given in Unicode or Punycode; both are the same record (the API returns
     Punycode).
-  - Every declared record is checked before any request: names outside the zone
+  - "Every declared record is checked before any request: names outside the zone
     (C(www.other.org.)), names over 253 characters or with labels over 63, records over 4,096
     bytes in wire format, data of SRV/CAA/HTTPS/TLSA/DS records (the error names the zone, the
-    record and the key).
+    record and the key)."
   - A plan that updates or deletes more than O(max_change_ratio) of the zone's existing records is
     refused unless O(force=true) (adding the owner marker to an adopted record does not count).
   - TXT content is compared without DNS quoting (C("a" "b") equals C(ab)), so SPF and DKIM
     records do not flap between runs. Hostnames are compared case-insensitively without
     the trailing dot; IPv6 addresses in canonical form.
   - Reads (zone lookup, listing) are retried by the SDK on 429/5xx with exponential backoff
-    (honouring C(Retry-After)) up to O(max_retries) times. Batches are never re-sent blindly:
+    (honouring C(Retry-After)) up to O(max_retries) times. Batches are never re-sent blindly;
     after any failure the module re-lists the zone and plans again, so a batch Cloudflare
     committed before its answer was lost (5xx, timeout) counts as applied, and a transient
     failure that applied nothing is retried (up to O(max_retries) times) from the new plan.

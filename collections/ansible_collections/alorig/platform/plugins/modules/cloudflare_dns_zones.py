@@ -190,7 +190,7 @@ zones:
   returned: always when the plans were computed
   type: dict
 summary:
-  description: One line per zone, C(zone: +create ~update -delete (unchanged, unmanaged, ignored)).
+  description: "One line per zone: C(zone: +create ~update -delete (unchanged, unmanaged, ignored))."
   returned: always when the plans were computed
   type: list
   elements: str
