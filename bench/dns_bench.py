@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(ROOT, "harness", "cloudflare_api"))
 
 from server import FakeCloudflare  # noqa: E402
 
-TOKEN = "bench-token-7d1e0a93c4"
+TOKEN = "bench-token-7d1e0a93c4-0123456789abcdefg"  # 40 characters, like a real token
 MARK = "managed-by: alorig-ansible"
 PLAYBOOK_BIN = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
 UPSTREAM_LINE = "cf_api_endpoint = 'https://api.cloudflare.com/client/v4'"
@@ -90,6 +90,28 @@ def make_records(size):
     return records
 
 
+def make_typed_records(size):
+    """Every record type the module supports in structured form, and IDN names."""
+    records = []
+    for i in range(size):
+        kind = i % 10
+        if kind == 0:
+            records.append({"name": "_s%03d._tcp" % i, "type": "SRV", "ttl": 300,
+                            "data": {"priority": 10, "weight": 5, "port": 1000 + i, "target": "srv.example.net"}})
+        elif kind == 1:
+            records.append({"name": "c%03d" % i, "type": "CAA", "ttl": 300,
+                            "data": {"flags": 0, "tag": "issue", "value": "ca%03d.example.net" % i}})
+        elif kind == 2:
+            records.append({"name": "bücher-%03d" % i, "type": "A", "content": "203.0.113.%d" % (i % 250 + 1),
+                            "ttl": 1, "proxied": True})
+        elif kind == 3:
+            records.append({"name": "t%03d" % i, "type": "TXT", "content": "verify-%03d" % i, "ttl": 300})
+        else:
+            records.append({"name": "h%03d" % i, "type": "A", "content": "203.0.113.%d" % (i % 250 + 1),
+                            "ttl": 1, "proxied": True})
+    return records
+
+
 def changed_records(records, share=0.1):
     out = [dict(r) for r in records]
     step = int(round(1 / share))
@@ -99,6 +121,10 @@ def changed_records(records, share=0.1):
             rec["content"] = "198.51.100.%d" % (i % 250 + 1)
         elif rec["type"] == "TXT":
             rec["content"] += "-v2"
+        elif rec["type"] == "SRV":
+            rec["data"] = dict(rec["data"], port=rec["data"]["port"] + 1)
+        elif rec["type"] == "CAA":
+            rec["data"] = dict(rec["data"], value="new-" + rec["data"]["value"])
         else:
             rec["content"] = "new-" + rec["content"]
     return out
@@ -113,6 +139,16 @@ def server_form(records, zone, marker):
             rec["comment"] = marker
         out.append(rec)
     return out
+
+
+def ascii_name(name):
+    return ".".join(label.encode("idna").decode() if not label.isascii() else label for label in name.split("."))
+
+
+def value(rec):
+    if rec.get("data") is not None:
+        return tuple(sorted((k, str(v)) for k, v in rec["data"].items()))
+    return rec["content"]
 
 
 def patched_general_module(workdir):
@@ -145,6 +181,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="50,500")
     parser.add_argument("--skip-general", action="store_true", help="only benchmark the alorig module")
+    parser.add_argument("--skip-typed", action="store_true", help="skip the SRV/CAA/IDN zone of the alorig module")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -173,7 +210,11 @@ def main():
             api.add_zone(zone)
             base = make_records(size)
             changed = changed_records(base)
-            for tool, play, marker in tools:
+            runs = [(tool, play, marker, base, changed) for tool, play, marker in tools]
+            if not args.skip_typed:
+                typed = make_typed_records(size)
+                runs.insert(1, ("alorig ... (SRV, CAA, IDN names)", module_play, MARK, typed, changed_records(typed)))
+            for tool, play, marker, base, changed in runs:
                 for scenario, desired in (("no-op", base), ("10% changed", changed)):
                     api.seed_records(zone, server_form(base, zone, marker), replace=True)
                     api.reset_stats()
@@ -181,8 +222,8 @@ def main():
                              "bench_records": desired}
                     wall, changed_tasks = run_playbook(play, extra, env, workdir)
                     stats = api.stats()
-                    wanted = sorted((r["name"] + "." + zone, r["type"], r["content"]) for r in desired)
-                    have = sorted((r["name"], r["type"], r["content"]) for r in api.records(zone))
+                    wanted = sorted((ascii_name(r["name"] + "." + zone), r["type"], value(r)) for r in desired)
+                    have = sorted((r["name"], r["type"], value(r)) for r in api.records(zone))
                     correct = "yes" if wanted == have else "NO (%d records, %d wanted)" % (len(have), len(wanted))
                     rows.append({"tool": tool, "records": size, "scenario": scenario, "wall_s": round(wall, 2),
                                  "api_requests": stats["requests"], "changed_tasks": changed_tasks,

@@ -9,7 +9,7 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOK = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
-TOKEN = "integration-token-5f0c2b8e9d"
+TOKEN = "integration-token-5f0c2b8e9d0a1b2c3d4e5f"  # 40 characters, like a real token
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)

@@ -8,7 +8,7 @@ _COLLECTIONS = os.path.join(ROOT, "collections")
 if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
 
-TOKEN = "unit-test-token-0123456789"
+TOKEN = "unit-test-token-0123456789abcdefghijklmn"  # 40 characters, like a real token
 
 
 if ROOT not in sys.path:

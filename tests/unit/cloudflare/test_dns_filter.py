@@ -7,7 +7,8 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.alorig.platform.plugins.filter.dns import dns_merge_zones, dns_zones_from_registry
+from ansible_collections.alorig.platform.plugins.filter.dns import (dns_merge_zones, dns_registry_hosts,
+                                                            dns_zones_from_registry)
 
 from cfunit_support import ROOT
 
@@ -73,3 +74,29 @@ def test_merge_zones():
     merged = dns_merge_zones([{"zone": "a.com", "records": [1]}, {"zone": "b.com", "records": []},
                               {"zone": "A.com.", "records": [2], "purge": True}])
     assert merged == [{"zone": "a.com", "records": [1, 2], "purge": True}, {"zone": "b.com", "records": []}]
+
+
+def test_structured_mail_records_pass_through():
+    domains, apps = registry()
+    mail = {"igny8.com": [
+        {"name": "_submission._tcp", "type": "SRV", "ttl": 3600,
+         "data": {"priority": 0, "weight": 1, "port": 587, "target": "mail.igny8.com"}},
+        {"name": "_25._tcp.mail", "type": "tlsa", "ttl": 3600,
+         "data": {"usage": 3, "selector": 1, "matching_type": 1, "certificate": "ab"}}]}
+    zones = by_name(dns_zones_from_registry(domains, apps, "203.0.113.10", mail_records=mail))
+    srv = zones["igny8.com"][("_submission._tcp", "SRV")]
+    assert srv["data"]["port"] == 587 and "proxied" not in srv and srv["comment"] == "mail"
+    assert zones["igny8.com"][("_25._tcp.mail", "TLSA")]["type"] == "TLSA"
+    with pytest.raises(AnsibleFilterError, match="type must be one of"):
+        dns_zones_from_registry(domains, apps, "203.0.113.10", mail_records={"igny8.com": [
+            {"name": "@", "type": "CAA", "data": {"flags": 0, "tag": "issue", "value": "x"}}]})
+
+
+def test_registry_hosts_are_the_names_pointed_at_the_vps():
+    domains, apps = registry()
+    hosts = dns_registry_hosts(domains, apps, apex_zones=domains, wildcard_zones=["igny8.com"])
+    assert set(hosts) == set(domains)
+    assert {"@", "app", "api", "staging-app", "*"} <= set(hosts["igny8.com"])
+    assert "*" not in hosts["psydge.com"] and "@" in hosts["psydge.com"]
+    apps["astrotiming"]["enabled"] = False
+    assert dns_registry_hosts(domains, apps)["astrotiming.com"] == []

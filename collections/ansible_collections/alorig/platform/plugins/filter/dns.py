@@ -8,6 +8,8 @@ route hosts of every enabled app, apex records, wildcard records, the mail
 records the operator declares and extra records. ``alorig.platform.
 dns_merge_zones`` merges entries that name the same zone (the role calls it,
 so ``_auto + _custom`` never converges one zone twice with two record sets).
+``alorig.platform.dns_registry_hosts`` lists, per zone, the names the registry
+points at the VPS (the DNS import leaves those to the registry).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,7 +18,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-MAIL_TYPES = ('MX', 'TXT', 'SRV', 'CNAME', 'A', 'AAAA')
+MAIL_TYPES = ('MX', 'TXT', 'SRV', 'CNAME', 'A', 'AAAA', 'TLSA')
 
 
 def _zone_of(host, zones):
@@ -42,6 +44,46 @@ def _depth(host, zone):
     return len(_relative(host, zone).split('.'))
 
 
+def _registry_hosts(domains, apps, apex_zones=None, wildcard_zones=None):
+    """(host, zone, source, dns_only) of every name the registry points at the VPS, once each."""
+    out = []
+    seen = set()
+
+    def add(host, source, dns_only=False):
+        host = host.rstrip('.').lower()
+        zone = _zone_of(host, domains)
+        if zone is None:
+            raise AnsibleFilterError('dns_zones_from_registry: %s (%s) is in none of alorig_domains %s'
+                                     % (host, source, ', '.join(domains)))
+        if host in seen:
+            return
+        seen.add(host)
+        out.append((host, zone, source, dns_only))
+
+    for name in sorted(apps or {}):
+        app = apps[name] or {}
+        if not app.get('enabled', True):
+            continue
+        for route in app.get('routes') or []:
+            # An allowlisted route must see the client's address, which a
+            # proxied record replaces with Cloudflare's: keep it DNS-only.
+            add(route['host'], 'app %s' % name, dns_only='allow_ips' in route)
+    for zone in apex_zones or []:
+        add(zone, 'apex')
+    for zone in wildcard_zones or []:
+        add('*.' + zone.rstrip('.').lower(), 'wildcard')
+    return out
+
+
+def dns_registry_hosts(domains, apps, apex_zones=None, wildcard_zones=None):
+    """{zone: [relative names]} the registry gives an A record to the VPS."""
+    domains = [d.rstrip('.').lower() for d in (domains or [])]
+    result = dict((d, []) for d in domains)
+    for host, zone, _source, _dns_only in _registry_hosts(domains, apps, apex_zones, wildcard_zones):
+        result[zone].append(_relative(host, zone))
+    return result
+
+
 def dns_zones_from_registry(domains, apps, ipv4, ttl=1, proxied=True, proxy_deep_names=False,
                             wildcard_zones=None, apex_zones=None, mail_records=None, extra_records=None,
                             zone_settings=None, proxied_overrides=None):
@@ -65,17 +107,7 @@ def dns_zones_from_registry(domains, apps, ipv4, ttl=1, proxied=True, proxy_deep
         raise AnsibleFilterError('dns_zones_from_registry: the VPS address (alorig_vps_public_ipv4) is empty')
     overrides = dict((k.lower(), bool(v)) for k, v in (proxied_overrides or {}).items())
     per_zone = dict((d, []) for d in domains)
-    seen = set()
-
-    def add_host(host, source, dns_only=False):
-        host = host.rstrip('.').lower()
-        zone = _zone_of(host, domains)
-        if zone is None:
-            raise AnsibleFilterError('dns_zones_from_registry: %s (%s) is in none of alorig_domains %s'
-                                     % (host, source, ', '.join(domains)))
-        if (host, 'A') in seen:
-            return
-        seen.add((host, 'A'))
+    for host, zone, source, dns_only in _registry_hosts(domains, apps, apex_zones, wildcard_zones):
         wanted = overrides.get(host)
         if wanted is None and dns_only:
             wanted = False
@@ -89,19 +121,6 @@ def dns_zones_from_registry(domains, apps, ipv4, ttl=1, proxied=True, proxy_deep
             'proxied': bool(wanted),
             'comment': source,
         })
-
-    for name in sorted(apps or {}):
-        app = apps[name] or {}
-        if not app.get('enabled', True):
-            continue
-        for route in app.get('routes') or []:
-            # An allowlisted route must see the client's address, which a
-            # proxied record replaces with Cloudflare's: keep it DNS-only.
-            add_host(route['host'], 'app %s' % name, dns_only='allow_ips' in route)
-    for zone in apex_zones or []:
-        add_host(zone, 'apex')
-    for zone in wildcard_zones or []:
-        add_host('*.' + zone.rstrip('.').lower(), 'wildcard')
 
     for source, collection, force_dns_only in (('mail', mail_records, True), ('extra', extra_records, False)):
         for zone, records in (collection or {}).items():
@@ -158,4 +177,5 @@ class FilterModule(object):
         return {
             'dns_zones_from_registry': dns_zones_from_registry,
             'dns_merge_zones': dns_merge_zones,
+            'dns_registry_hosts': dns_registry_hosts,
         }
