@@ -26,8 +26,9 @@ cf_up() {
   local zones=()
   while read -r z; do zones+=(--zone "$z"); done < <(
     "$VENV/bin/python" -c 'import yaml; [print(z) for z in yaml.safe_load(open("group_vars/all/platform.yml"))["alorig_domains"]]')
-  nohup "$VENV/bin/python" harness/cloudflare_api/server.py --host 127.0.0.1 --port "$CF_PORT" \
-    --token "$(cf_token)" --state-file "$STATE_DIR/cloudflare_state.json" "${zones[@]}" \
+  # the token by environment: never on a command line
+  FAKE_CLOUDFLARE_TOKEN="$(cf_token)" nohup "$VENV/bin/python" harness/cloudflare_api/server.py \
+    --host 127.0.0.1 --port "$CF_PORT" --state-file "$STATE_DIR/cloudflare_state.json" "${zones[@]}" \
     >"$STATE_DIR/cloudflare_api.log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 50); do
