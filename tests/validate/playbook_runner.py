@@ -39,7 +39,8 @@ try:
             plugin_loader.get(name, class_only=True)
     for plugin_loader in (loader.filter_loader, loader.test_loader):
         list(plugin_loader.all(class_only=True))
-    list(loader.vars_loader.all(class_only=True))
+    # Not the vars plugins: warmed before the fork, host_group_vars no longer
+    # finds the group_vars next to the playbook in the child.
     for name in ("ansible.builtin.assert", "ansible.builtin.set_fact", "alorig.platform.role_inputs"):
         loader.module_loader.find_plugin(name)
 except Exception:

@@ -62,6 +62,11 @@ def _secrets(apps):
         "vault_alorig_app_secrets": complete_secrets(apps),
         "vault_postgres_superuser_password": "alorigtest-pg-superuser-value",
         "vault_redis_admin_password": "alorigtest-redis-admin-value",
+        "vault_cloudflare_api_token": "alorigtest-cloudflare-token-value-0123456789",
+        "vault_portainer_admin_password": "alorigtest-portainer-admin-value",
+        "vault_flower_password": "alorigtest-flower-admin-value-x",
+        # Production inventory settings validation requires (read only, never contacted).
+        "alorig_vps_public_ipv4": "1.2.3.4",
     }
 
 
@@ -101,7 +106,10 @@ def registry():
 def _assert_no_secret_values(output, secrets):
     values = [v for app in secrets["vault_alorig_app_secrets"].values() for v in app.values()]
     values += [secrets.get("vault_postgres_superuser_password"),
-               secrets.get("vault_redis_admin_password")]
+               secrets.get("vault_redis_admin_password"),
+               secrets.get("vault_cloudflare_api_token"),
+               secrets.get("vault_portainer_admin_password"),
+               secrets.get("vault_flower_password")]
     for value in filter(None, values):
         assert value not in output
 
@@ -110,7 +118,7 @@ def test_real_registry_with_complete_secrets_passes(tmp_path, registry):
     secrets = _secrets(registry)
     rc, output = run_validate(tmp_path, [_write(tmp_path, "secrets.json", secrets)])
     assert rc == 0, output
-    assert "Registry valid: 8 apps" in output
+    assert "Valid: 8 apps, the platform, the vault, the inventory" in output
     _assert_no_secret_values(output, secrets)
 
 
@@ -153,7 +161,7 @@ def test_legacy_reserved_ports_collide(tmp_path, registry):
                                          _write(tmp_path, "reserved.json", reserved)])
     assert rc != 0, output
     assert "app 'asms': backend_port 8022 is reserved by alorig_reserved_ports[0] " \
-           "(8021-8024: legacy IGNY8 dev ports)" in output
+           "(8021-8024: 'legacy IGNY8 dev ports')" in output
 
 
 @pytest.mark.parametrize("vps_hosts", [0, 2])
