@@ -264,9 +264,9 @@ class AppState(object):
                 os.unlink(tmp)
             raise
 
-    def env_file_args(self, environment, tmpdir):
+    def env_file_args(self, environment, tmpdir, name):
         """--env-file for the secrets plus the given plain environment (one 0600 file)."""
-        path = os.path.join(tmpdir, "env")
+        path = os.path.join(tmpdir, "%s.env" % name)
         values = dict((k, str(v)) for k, v in (environment or {}).items())
         values.update(self.p["secret_env"])
         lines = ["%s=%s" % (key, values[key].replace("\n", " ")) for key in sorted(values)]
@@ -458,7 +458,7 @@ class AppState(object):
         m = self.p["migrate"]
         name = "%s_migrate" % self.name
         args = ["run", "--rm", "--name", name, "--network", self.p["network"]]
-        args += self.env_file_args(m.get("environment"), tmpdir)
+        args += self.env_file_args(m.get("environment"), tmpdir, "migrate")
         for volume in m.get("volumes") or []:
             args += ["-v", volume]
         args += [self.this_release] + list(m["command"])
@@ -479,7 +479,7 @@ class AppState(object):
                 "--health-cmd", health[1] if health[0] == "CMD-SHELL" else _shell_join(health[1:]),
                 "--health-interval", "2s", "--health-timeout", "5s", "--health-retries", "3",
                 "--health-start-period", "%ds" % timeout]
-        args += self.env_file_args(g.get("environment"), tmpdir)
+        args += self.env_file_args(g.get("environment"), tmpdir, "gate")
         for volume in (g.get("volumes") or []) + (g.get("binds") or []):
             args += ["-v", volume]
         args += ["%s:%s" % (g["image_name"], self.tag)] + list(g["command"])
