@@ -25,6 +25,7 @@ PLATFORM_KEYS = ("alorig_environment", "alorig_host_ram_mb", "alorig_ram_headroo
                  "alorig_shared_ram_budget_mb", "alorig_os_ram_budget_mb", "alorig_thresholds",
                  "alorig_domains", "alorig_reserved_ports", "alorig_legacy_containers",
                  "alorig_postgres_max_connections", "alorig_container_memory_weights",
+                 "alorig_redis_databases",
                  "alorig_vps_public_ipv4", "alorig_admin_allowlist",
                  "alorig_infra_portainer_enabled", "alorig_infra_flower_enabled")
 # A public address that no test ever sends traffic to: validation only reads it.
@@ -891,6 +892,11 @@ NEW_CASES = [
          ["platform", "alorig_container_memory_weights must be a dict"]),
     Case("weights-missing-kind", _del("alorig_container_memory_weights", "node"),
          ["platform", "alorig_container_memory_weights.node is not defined"]),
+    Case("redis-databases-zero", _set((("alorig_redis_databases",), 0)),
+         ["platform: alorig_redis_databases must be an integer 1-1024"]),
+    Case("redis-db-above-databases", _do(_set((("alorig_redis_databases",), 8)),
+                                          _set(((A, "asms", "redis", "db"), 8))),
+         ["app 'asms'", "redis.db", "0-7"]),
     Case("weights-zero", _set((("alorig_container_memory_weights", "backend"), 0)),
          ["platform", "alorig_container_memory_weights.backend", "positive number"]),
     # -- routes that shadow another app's route ------------------------------------------

@@ -419,6 +419,7 @@ class _Validator:
         self.memory_weights = dict(DEFAULT_MEMORY_WEIGHTS)
         self.environment = "production"
         self.max_connections = None
+        self.redis_db_max = REDIS_DB_MAX
         self.host_ram = self.headroom = self.os_ram = self.infra_ram = None
         self.thresholds = {}
 
@@ -532,6 +533,14 @@ class _Validator:
                              "got %s" % (_keyname(key), _show(value)))
                     continue
                 self.thresholds[key] = value
+
+        if "alorig_redis_databases" in p:
+            value = p.get("alorig_redis_databases")
+            if not _is_int(value) or value < 1 or value > 1024:
+                self.err("platform: alorig_redis_databases must be an integer 1-1024, got %s"
+                         % _show(value))
+            else:
+                self.redis_db_max = value - 1
 
         if "alorig_postgres_max_connections" in p:
             self.max_connections = positive_int("alorig_postgres_max_connections")
@@ -957,9 +966,9 @@ class _Validator:
             return
         if "db" in redis:
             db = redis["db"]
-            if not _is_int(db) or db < 0 or db > REDIS_DB_MAX:
-                self.app_err(app, "redis.db", "%s must be an integer 0-%d"
-                             % (_show(db), REDIS_DB_MAX))
+            if not _is_int(db) or db < 0 or db > self.redis_db_max:
+                self.app_err(app, "redis.db", "%s must be an integer 0-%d (alorig_redis_databases "
+                             "%d)" % (_show(db), self.redis_db_max, self.redis_db_max + 1))
             else:
                 self.claim(self.redis_dbs, db, app, "redis.db", str(db))
         if "prefix" in redis:
