@@ -5,7 +5,8 @@ collected on the host (collect_metrics.py) and the budgets of the registry.
 Usage: capacity_report.py METRICS_JSON CONFIG_JSON OUT_DIR
 CONFIG_JSON: {"apps": [{"name", "title", "ram_budget_mb", "containers": [...]}],
               "infra": {"<container>": budget_mb}, "thresholds": {...},
-              "upgrade_trigger_mb", "host_ram_mb", "current_app", "generated_at"}
+              "upgrade_trigger_mb", "host_ram_mb", "current_app", "generated_at",
+              "reboot_required": {"required": bool, "packages": [...]}}
 Writes OUT_DIR/capacity.json and capacity.svg (and capacity-after-<app>.*
 when current_app is set); prints the report JSON (with "violations").
 Standard library only.
@@ -59,6 +60,8 @@ def build_report(metrics, config):
             "postgres_connections": metrics.get("postgres_connections"),
             "redis_memory_mb": metrics.get("redis_memory_mb"), "queues": metrics.get("queues", []),
             "oom_killed": oom, "collect_errors": metrics.get("errors", []),
+            # informational, never a violation: unattended-upgrades does not reboot
+            "reboot_required": config.get("reboot_required") or {"required": False, "packages": []},
             "checks": [{"metric": m, "value": v, "limit": lim, "ok": ok} for m, v, lim, _d, ok in checks],
             "violations": violations}
 
