@@ -1096,6 +1096,11 @@ NEW_CASES = [
     Case("role-setting-postgres-typo", _set((("postgres_db_conection_budget",), 80)),
          ["role postgres_db", "postgres_db_conection_budget", "did you mean postgres_db_connection_budget"],
          site_only=True),
+    Case("role-setting-host-typo", _set((("host_baseline_ssh_permit_rootlogin",), True)),
+         ["role host_baseline", "host_baseline_ssh_permit_rootlogin is not a setting",
+          "did you mean host_baseline_ssh_permit_root_login"], site_only=True),
+    Case("role-setting-host-port", _set((("host_baseline_firewall_extra_tcp_ports",), ["ssh2"])),
+         ["role host_baseline", "host_baseline_firewall_extra_tcp_ports", "int"], site_only=True),
 ]
 
 CASES = [Case(i, _wrap_old(m), f) for i, m, f in OLD_CASES] + NEW_CASES
