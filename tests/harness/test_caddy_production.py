@@ -15,8 +15,10 @@ Only throwaway containers with --network none are started.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,9 +46,19 @@ def validate(path: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def production_caddyfile(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("caddy") / "Caddyfile"
+    # The production vault is not in the repository: production-grade stand-in
+    # values for everything the registry model reads (none reaches the Caddyfile).
+    sys.path.insert(0, str(REPO / "tests"))
+    from registry_cases import base_variables  # noqa: E402
+    variables = base_variables()
+    secrets = out.parent / "vault.json"
+    secrets.write_text(json.dumps({k: v for k, v in variables.items()
+                                   if k.startswith("vault_") or k == "alorig_vps_public_ipv4"}))
+    secrets.chmod(0o600)
     res = subprocess.run(
         [str(REPO / ".venv/bin/ansible-playbook"), "-i", str(REPO / "inventories/production"),
-         str(REPO / "tests/harness/playbooks/render_production_caddyfile.yml"), "-e", f"out={out}"],
+         str(REPO / "tests/harness/playbooks/render_production_caddyfile.yml"), "-e", f"out={out}",
+         "-e", f"@{secrets}"],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out.chmod(0o644)
