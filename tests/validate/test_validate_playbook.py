@@ -21,6 +21,9 @@ sys.path.insert(0, str(ROOT / "tests" / "unit"))
 
 from test_registry_validation import complete_secrets, load_registry  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "tests"))
+from registry_cases import INFRA_VAULT, PUBLIC_IPV4, secret_value  # noqa: E402
+
 PLAYBOOK = "playbooks/validate.yml"
 MISSING_CONTAINER = "alorigtest_validate_no_such_container"
 
@@ -58,16 +61,12 @@ def _inventory(tmp_path, vps_hosts=1):
 
 
 def _secrets(apps):
-    return {
-        "vault_alorig_app_secrets": complete_secrets(apps),
-        "vault_postgres_superuser_password": "alorigtest-pg-superuser-value",
-        "vault_redis_admin_password": "alorigtest-redis-admin-value",
-        "vault_cloudflare_api_token": "alorigtest-cloudflare-token-value-0123456789",
-        "vault_portainer_admin_password": "alorigtest-portainer-admin-value",
-        "vault_flower_password": "alorigtest-flower-admin-value-x",
-        # Production inventory settings validation requires (read only, never contacted).
-        "alorig_vps_public_ipv4": "1.2.3.4",
-    }
+    # the infrastructure vault with the production-grade values of tests/registry_cases.py
+    secrets = {name: secret_value("infra", name) for name in INFRA_VAULT}
+    secrets["vault_alorig_app_secrets"] = complete_secrets(apps)
+    # Production inventory setting validation requires (read only, never contacted).
+    secrets["alorig_vps_public_ipv4"] = PUBLIC_IPV4
+    return secrets
 
 
 def _write(tmp_path, name, data):
@@ -105,11 +104,7 @@ def registry():
 
 def _assert_no_secret_values(output, secrets):
     values = [v for app in secrets["vault_alorig_app_secrets"].values() for v in app.values()]
-    values += [secrets.get("vault_postgres_superuser_password"),
-               secrets.get("vault_redis_admin_password"),
-               secrets.get("vault_cloudflare_api_token"),
-               secrets.get("vault_portainer_admin_password"),
-               secrets.get("vault_flower_password")]
+    values += [secrets.get(name) for name in INFRA_VAULT]
     for value in filter(None, values):
         assert value not in output
 
