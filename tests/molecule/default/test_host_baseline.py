@@ -17,6 +17,10 @@ import pytest
 VPS = "alorig-molecule-default"
 OUTER_NET = "alorig-molecule-default-outer"
 OUTER_V6_SUBNET = "fd42:a10:de:f::/64"
+# Explicit, outside Docker's default pools (172.17-31/16, 192.168/16): the VPS's own
+# Docker daemon allocates from those pools inside the VPS, and an outer network on the
+# same subnet cannot be connected to the VPS (its route already exists there).
+OUTER_V4_SUBNET = "10.213.42.0/24"
 PROBE_IMAGE = "alorig-base:bookworm"
 KEY = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "ssh" / "id_ed25519"
 # A container started by hand inside the VPS, published on every address (both the
@@ -56,7 +60,7 @@ def outer():
     """The VPS on an outer IPv4+IPv6 network: {'v4': address, 'v6': address}."""
     docker("network", "disconnect", "-f", OUTER_NET, VPS, check=False)
     docker("network", "rm", OUTER_NET, check=False)
-    docker("network", "create", "--ipv6", "--subnet", OUTER_V6_SUBNET, OUTER_NET)
+    docker("network", "create", "--subnet", OUTER_V4_SUBNET, "--ipv6", "--subnet", OUTER_V6_SUBNET, OUTER_NET)
     try:
         docker("network", "connect", OUTER_NET, VPS)
         net = json.loads(docker("inspect", VPS).stdout)[0]["NetworkSettings"]["Networks"][OUTER_NET]
