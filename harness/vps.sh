@@ -63,7 +63,12 @@ case "$action" in
     fi
     mkdir -p "$IMAGES_DIR"
     docker volume create "$name-docker" >/dev/null
+    # IPv6 on, as on a VPS: Docker disables it in containers of IPv4-only
+    # networks, and the VPS's own Docker daemon then publishes ports on IPv4
+    # only (no [::]:80 for Caddy), which no production host would show.
     docker run -d --name "$name" --hostname "$name" \
+      --sysctl net.ipv6.conf.all.disable_ipv6=0 --sysctl net.ipv6.conf.default.disable_ipv6=0 \
+      --sysctl net.ipv6.conf.lo.disable_ipv6=0 \
       --cap-add ALL --cap-drop SYS_RESOURCE \
       --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
       --security-opt systempaths=unconfined --cgroupns=host \
