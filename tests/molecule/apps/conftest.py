@@ -45,6 +45,18 @@ class Run:
     def output(self):
         return self.stdout + self.stderr
 
+    def failure(self, context=40, limit=12000):
+        """What a failed run says about its failures (the -vvv output is too long for
+        its tail to show them): each failed task's result, then the recap."""
+        lines = self.output().splitlines()
+        marks = [i for i, line in enumerate(lines)
+                 if line.lstrip().startswith(("fatal: [", "failed: [", "[ERROR]"))]
+        parts = ["\n".join(lines[i:i + context]) for i in marks]
+        recap = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("PLAY RECAP")), None)
+        if recap is not None:
+            parts.append("\n".join(lines[recap:]))
+        return ("\n...\n".join(parts) or "\n".join(lines[-60:]))[-limit:] + "\n(log: %s)" % self.log
+
 
 def run_playbook(playbook, *args, name=None, verbose=True, timeout=1200):
     """ansible-playbook from the control node against this scenario's inventory."""

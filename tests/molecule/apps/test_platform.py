@@ -228,7 +228,7 @@ def demo(tmp_path_factory):
 
 def test_a_new_app_is_one_registry_entry_and_its_role(host, demo):
     run = run_playbook("site.yml", "-e", demo(), name="demo-add")
-    assert run.returncode == 0, run.output()[-4000:]
+    assert run.returncode == 0, run.failure()
     health = json.loads(sh(host, "curl -sk --resolve api.demo.alorig.com:443:127.0.0.1 "
                                  "https://api.demo.alorig.com/health/"))
     assert health == {"status": "ok", "app": "demo", "database": "ok", "redis": "ok"}
@@ -243,7 +243,7 @@ def test_a_new_app_is_one_registry_entry_and_its_role(host, demo):
     assert "api.demo.alorig.com" in names
 
     off = run_playbook("site.yml", "--tags", "caddy,demo", "-e", demo(enabled=False), name="demo-off")
-    assert off.returncode == 0, off.output()[-4000:]
+    assert off.returncode == 0, off.failure()
     assert sh(host, "docker ps -a --filter label=org.alorig.app=demo -q").strip() == ""
     assert sh(host, "docker volume ls -q --filter label=org.alorig.app=demo").split()
     assert sh(host, "docker exec alorig_postgres psql -U postgres -Atc "
@@ -254,7 +254,7 @@ def test_a_new_app_is_one_registry_entry_and_its_role(host, demo):
 
     purge = run_playbook("site.yml", "--tags", "caddy,demo", "-e", demo(enabled=False),
                          "-e", "alorig_app_purge_data=true", name="demo-purge")
-    assert purge.returncode == 0, purge.output()[-4000:]
+    assert purge.returncode == 0, purge.failure()
     assert sh(host, "docker volume ls -q --filter label=org.alorig.app=demo").strip() == ""
     assert sh(host, "docker exec alorig_postgres psql -U postgres -Atc "
                     "\"SELECT count(*) FROM pg_database WHERE datname = 'demo_db'\"").strip() == "0"
@@ -329,7 +329,7 @@ def test_check_mode_plans_exactly_what_the_run_changes(host):
     inject_drift(host, token)
     before = snapshot(host, token)
     plan = run_playbook("site.yml", "--check", "--diff", "-e", override, name="plan-check")
-    assert plan.returncode == 0, plan.output()[-4000:]
+    assert plan.returncode == 0, plan.failure()
     assert snapshot(host, token) == before, "check mode changed the host"
     assert "PLAN (check mode)" in plan.stdout
     assert "+HAND_EDIT" not in plan.stdout  # the env file's content is never shown
@@ -341,7 +341,7 @@ def test_check_mode_plans_exactly_what_the_run_changes(host):
     finally:
         sampler.send_signal(signal.SIGTERM)
         sampler.wait(timeout=30)
-    assert real.returncode == 0, real.output()[-4000:]
+    assert real.returncode == 0, real.failure()
 
     planned, applied = plan.changed(), real.changed()
     assert planned == applied, {"only planned": planned - applied, "only applied": applied - planned}
@@ -382,7 +382,7 @@ def test_check_mode_plans_exactly_what_the_run_changes(host):
     assert image == "igny8-backend:%s" % next_id
 
     again = run_playbook("site.yml", "-e", override, name="plan-again")
-    assert again.returncode == 0, again.output()[-4000:]
+    assert again.returncode == 0, again.failure()
     assert again.changed() == set(), again.changed()
 
 
@@ -396,7 +396,7 @@ def test_one_app_that_cannot_be_repaired_does_not_stop_the_others(host):
     try:
         sh(host, "docker pause snapify_celery_worker")
         run = run_playbook("site.yml", name="broken-app")
-        assert run.returncode != 0
+        assert run.returncode != 0, (run.actions(), sh(host, "docker ps -a --format '{{.Names}} {{.Status}} {{.Ports}}'"))
         output = run.output()
         assert "1 app(s) could not be converged" in output, output[-4000:]
         assert 'astrotiming (task "Converge the app (release, files, containers): astrotiming"' in output, output[-4000:]
@@ -412,5 +412,5 @@ def test_one_app_that_cannot_be_repaired_does_not_stop_the_others(host):
     finally:
         host.run("docker rm -f squatter")
     fixed = run_playbook("site.yml", name="broken-app-fixed")
-    assert fixed.returncode == 0, fixed.output()[-4000:]
+    assert fixed.returncode == 0, fixed.failure()
     assert json.loads(sh(host, "docker inspect astrotiming_backend"))[0]["State"]["Status"] == "running"
