@@ -354,7 +354,7 @@ def test_check_mode_plans_exactly_what_the_run_changes(host):
     assert any(a.startswith("recreate psydge_backend (memory limit 200 MB") for a in psydge), psydge
     assert any(a.startswith("write /opt/alorig/compose/psydge.env") for a in psydge), psydge
     snapify = real.actions()["Converge the app (release, files, containers): snapify"]
-    assert "unpause snapify_celery_worker (paused)" in snapify, snapify
+    assert "unpause and restart snapify_celery_worker (paused)" in snapify, snapify
     observer = real.actions()["Converge the app (release, files, containers): observer"]
     assert any(a.startswith("export the frontend") and "missing" in a for a in observer), observer
     assert any(a.startswith("start observer_celery_beat") for a in observer), observer
@@ -392,8 +392,13 @@ def test_one_app_that_cannot_be_repaired_does_not_stop_the_others(host):
     # astrotiming's port taken by a container started by hand, its backend gone;
     # snapify's worker paused; igny8_staging goes back to its registry image.
     sh(host, "docker rm -f astrotiming_backend")
-    sh(host, "docker run -d --name squatter -p 127.0.0.1:8020:8000 alorig/reference-app:latest backend")
+    # a squatter that keeps running (Caddy's image serves its default page), and
+    # holds the port before the run starts
+    sh(host, "docker run -d --name squatter -p 127.0.0.1:8020:80 caddy:2")
     try:
+        held = json.loads(sh(host, "docker inspect squatter"))[0]
+        assert held["State"]["Running"], held["State"]
+        assert "127.0.0.1:8020" in sh(host, "docker port squatter")
         sh(host, "docker pause snapify_celery_worker")
         run = run_playbook("site.yml", name="broken-app")
         assert run.returncode != 0, (run.actions(), sh(host, "docker ps -a --format '{{.Names}} {{.Status}} {{.Ports}}'"))

@@ -26,7 +26,7 @@ description:
     secrets, mode 0600, and is never shown).
   - Each container is compared with the declaration (existence, compose labels, image,
     memory limit, restart policy, network, published port, paused, exited, restarting,
-    unhealthy). Paused ones are unpaused, drifted ones removed, and
+    unhealthy). Paused ones are unpaused and restarted, drifted ones removed, and
     C(docker compose up --wait) creates, recreates and starts what is needed. Then the
     release is recorded.
   - On a host where nothing differs it only reads (a handful of C(docker) calls).
@@ -391,7 +391,8 @@ class AppState(object):
                 action, reason = RECREATE, "forced release"
             if action != NONE:
                 plan["containers"].append((service["name"], action, reason))
-                self.actions.append("%s %s (%s)" % (action, service["name"], reason))
+                self.actions.append("%s %s (%s)" % (
+                    "unpause and restart" if action == UNPAUSE else action, service["name"], reason))
         declared_names = set(s["name"] for s in p["services"])
         plan["orphans"] = [n for n in self.project_containers if n not in declared_names]
         for n in plan["orphans"]:
@@ -532,7 +533,12 @@ class AppState(object):
         changes = plan["containers"]
         for name, action, _reason in changes:
             if action == UNPAUSE:
+                # Restarted after: a container paused for a while has stale broker
+                # and database connections, and Docker keeps the health status it
+                # reached while paused (unhealthy) until a later check, which
+                # `compose up --wait` may not see in time. A restart resets both.
                 self.run(["unpause", name])
+                self.run(["restart", "-t", "10", name])
             elif action == RECREATE and name in self.containers:
                 self.run(["rm", "-f", name])
         needs_up = plan["compose"] or plan["env"] or plan["orphans"] or any(
