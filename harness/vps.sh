@@ -87,7 +87,15 @@ case "$action" in
     ;;
   stop)
     [ $# -eq 0 ] || usage
+    # A container paused inside the VPS (a drift test) sits in a frozen cgroup:
+    # its processes never die, the VPS's PID 1 waits for them forever and the
+    # VPS container can no longer be removed. Unpause them first.
+    timeout 60 docker exec "$name" sh -c \
+      'docker ps -q --filter status=paused | xargs -r docker unpause' >/dev/null 2>&1 || true
     docker rm -f -v "$name" >/dev/null 2>&1 || true
+    if docker container inspect "$name" >/dev/null 2>&1; then
+      die "container $name could not be removed (docker rm -f $name says why)"
+    fi
     docker volume rm "$name-docker" >/dev/null 2>&1 || true
     log "$name: removed"
     ;;

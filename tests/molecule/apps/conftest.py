@@ -47,15 +47,17 @@ class Run:
 
     def failure(self, context=40, limit=12000):
         """What a failed run says about its failures (the -vvv output is too long for
-        its tail to show them): each failed task's result, then the recap."""
-        lines = self.output().splitlines()
-        marks = [i for i, line in enumerate(lines)
-                 if line.lstrip().startswith(("fatal: [", "failed: [", "[ERROR]"))]
-        parts = ["\n".join(lines[i:i + context]) for i in marks]
-        recap = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("PLAY RECAP")), None)
-        if recap is not None:
-            parts.append("\n".join(lines[recap:]))
-        return ("\n...\n".join(parts) or "\n".join(lines[-60:]))[-limit:] + "\n(log: %s)" % self.log
+        its tail to show them): each failed task's result, then the ends of stdout
+        (the recap) and stderr."""
+        parts = []
+        for stream in (self.stdout, self.stderr):
+            lines = stream.splitlines()
+            parts += ["\n".join(lines[i:i + context]) for i, line in enumerate(lines)
+                      if line.lstrip().startswith(("fatal: [", "failed: [", "[ERROR]", "ERROR!"))]
+        parts += ["--- end of stdout:\n" + "\n".join(self.stdout.splitlines()[-15:]),
+                  "--- end of stderr:\n" + "\n".join(self.stderr.splitlines()[-15:])]
+        text = "\n...\n".join(parts)
+        return "(log: %s)\n%s" % (self.log, text if len(text) <= limit else text[:limit // 2] + "\n[...]\n" + text[-limit // 2:])
 
 
 def run_playbook(playbook, *args, name=None, verbose=True, timeout=1200):

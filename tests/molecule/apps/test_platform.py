@@ -172,9 +172,12 @@ def cf_patch(token, path, body):
 
 # -- a new app: one registry entry and its role ----------------------------------------
 
+# Its budget fits the reference app: split 4:3:2 (backend, worker, beat), beat gets
+# 100 MB (with 300 MB its 66 MB limit sat at the beat's own footprint and the kernel
+# killed it now and then).
 DEMO = {
     "enabled": True, "title": "Demo", "compose_name": "demo", "rollout_order": 9,
-    "ram_budget_mb": 300, "source": {"type": "local", "path": "app_sources/reference"},
+    "ram_budget_mb": 450, "source": {"type": "local", "path": "app_sources/reference"},
     "image": "demo-backend", "backend_port": 8040,
     "database": {"name": "demo_db", "owner": "demo", "extensions": ["uuid-ossp"],
                  "connection_limit": 2},
