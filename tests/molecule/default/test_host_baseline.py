@@ -87,8 +87,8 @@ def hand_container(host):
                 break
             time.sleep(1)
         assert codes == ["200", "200"], f"the hand-started container does not answer inside the VPS: {codes}"
-        # Published on every public address (Docker may serve them by DNAT
-        # alone, without a listening socket: `docker port`, not `ss`).
+        # Published on every public address, as Docker records it (`docker port`
+        # lists the bindings whether a proxy socket or only DNAT serves them).
         published = host.check_output(f"docker port {HAND_CONTAINER}")
         assert f"0.0.0.0:{HAND_PORTS[0]}" in published and f":{HAND_PORTS[1]}" in published, published
         yield json.loads(host.check_output(f"docker inspect {HAND_CONTAINER}"))[0]

@@ -19,7 +19,7 @@ MB = 1024 * 1024
 
 # What a container needs, from the least to the most disruptive.
 NONE = "none"
-UNPAUSE = "unpause"
+UNPAUSE = "unpause and restart"  # a paused container is restarted after (module app_state)
 START = "start"
 CREATE = "create"
 RECREATE = "recreate"

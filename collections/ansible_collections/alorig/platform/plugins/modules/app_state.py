@@ -391,8 +391,7 @@ class AppState(object):
                 action, reason = RECREATE, "forced release"
             if action != NONE:
                 plan["containers"].append((service["name"], action, reason))
-                self.actions.append("%s %s (%s)" % (
-                    "unpause and restart" if action == UNPAUSE else action, service["name"], reason))
+                self.actions.append("%s %s (%s)" % (action, service["name"], reason))
         declared_names = set(s["name"] for s in p["services"])
         plan["orphans"] = [n for n in self.project_containers if n not in declared_names]
         for n in plan["orphans"]:
