@@ -16,6 +16,7 @@
 #
 #   bash bench/site_bench.sh            # P1 and P4
 #   BENCH_PARTS=p1 bash bench/site_bench.sh
+#   BENCH_LOGS=/tmp/bench-logs bash bench/site_bench.sh   # keep the runs' logs
 # Needs the harness images (make images). Env: BENCH_VPS (container name).
 set -euo pipefail
 
@@ -30,6 +31,7 @@ export ANSIBLE_NOCOLOR=1 PATH="$BIN:$PATH"
 
 cleanup() {
   bash "$REPO_DIR/harness/vps.sh" stop "$VPS" >/dev/null 2>&1 || true
+  if [ -n "${BENCH_LOGS:-}" ]; then mkdir -p "$BENCH_LOGS" && cp "$WORK"/*.log "$BENCH_LOGS"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
