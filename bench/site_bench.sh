@@ -8,7 +8,8 @@
 #     run directly on the VPS. Target: no-op <= 45 s and <= 15x the floor.
 #     Then a one-app change: a new image for one app (igny8_staging), timed,
 #     with the app's own health time (the health gate and compose's wait) shown
-#     apart from the rest.
+#     apart from the rest; once with the whole site.yml, once with
+#     `--tags igny8` (that app's role only, as an operator deploys one app).
 # P4  growth: the no-op converge with 8, 16 and 32 app instances (synthetic
 #     copies of the reference app: one backend each, host RAM and the
 #     connection and Redis database limits raised for the benchmark), and the
@@ -104,6 +105,14 @@ p1() {
   # the app's own share: its module run (migrations, health gate, compose --wait)
   app_time=$(grep -E "Converge the app \(release, files, containers\): igny8_staging -+ " "$WORK/one.log" \
              | sed -E 's/.* ([0-9.]+)s$/\1/' | tail -1)
+  # the same change made the way an operator deploys one app: --tags <its role>
+  echo "[bench-site] P1: another new image for igny8_staging, with --tags igny8 ..." >&2
+  docker exec "$VPS" sh -c 'printf "FROM alorig/reference-app:latest\nLABEL org.alorig.bench=next2\n" > /tmp/next/Dockerfile && DOCKER_BUILDKIT=0 docker build -q -t alorig/reference-app:next2 /tmp/next >/dev/null'
+  tagged=$(ANSIBLE_CALLBACKS_ENABLED=alorig.platform.changes,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=200 \
+        timed tagged "$WORK/tagged.log" --tags igny8 \
+        -e '{"alorig_app_source_overrides": {"igny8_staging": {"type": "image", "image": "alorig/reference-app:next2"}}}')
+  tagged_app=$(grep -E "Converge the app \(release, files, containers\): igny8_staging -+ " "$WORK/tagged.log" \
+             | sed -E 's/.* ([0-9.]+)s$/\1/' | tail -1)
   ratio=$(awk -v a="$noop" -v b="$floor" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')
   printf '\nP1 site benchmark (%s compose files)\n' "$(docker exec "$VPS" sh -c 'ls /opt/alorig/compose/docker-compose.*.yml | wc -l')"
   printf '  cold converge                          %8ss\n' "$cold"
@@ -113,6 +122,9 @@ p1() {
   printf '  one app with a new image               %8ss  (changed=%s)\n' "$one" "$(changed_of "$WORK/one.log")"
   printf '    of which the app (release, gate, wait) %8ss; the rest %ss   target: the rest <= 30 s\n' \
     "${app_time:-?}" "$(awk -v a="$one" -v b="${app_time:-0}" 'BEGIN { printf "%.1f", a - b }')"
+  printf '  the same with --tags igny8              %8ss  (changed=%s)\n' "$tagged" "$(changed_of "$WORK/tagged.log")"
+  printf '    of which the app (release, gate, wait) %8ss; the rest %ss   target: the rest <= 30 s\n' \
+    "${tagged_app:-?}" "$(awk -v a="$tagged" -v b="${tagged_app:-0}" 'BEGIN { printf "%.1f", a - b }')"
 }
 
 synthetic() { # count -> extra vars file with the registry grown to <count> instances
