@@ -159,6 +159,12 @@ class Converger(object):
         os.chown(path, ids[0], ids[1])
         os.chmod(path, int(spec["mode"], 8))
 
+    def fix_attrs(self, path, spec, ids, what):
+        why = self.attrs_differ(os.stat(path), spec, ids)
+        if why:
+            self.record(path, "fix %s of %s" % (" and ".join(why), what))
+            self.set_attrs(path, spec, ids)
+
     def directory(self, spec):
         path = spec["path"]
         ids = self.owner_ids(spec)
@@ -172,10 +178,7 @@ class Converger(object):
                 os.makedirs(path)
                 self.set_attrs(path, spec, ids)
             return
-        why = self.attrs_differ(os.stat(path), spec, ids)
-        if why:
-            self.record(path, "fix %s of directory %s" % (" and ".join(why), path))
-            self.set_attrs(path, spec, ids)
+        self.fix_attrs(path, spec, ids, "directory " + path)
 
     def file(self, spec):
         path = spec["path"]
@@ -191,17 +194,9 @@ class Converger(object):
             self.fail(path, "is a directory, a file is declared")
         before = _read(path)
         exists = os.path.lexists(path)
-        if exists and not os.path.islink(path) and not spec["force"]:
-            why = self.attrs_differ(os.stat(path), spec, ids)
-            if why:
-                self.record(path, "fix %s of %s" % (" and ".join(why), path))
-                self.set_attrs(path, spec, ids)
-            return
-        if before == wanted and not os.path.islink(path):
-            why = self.attrs_differ(os.stat(path), spec, ids)
-            if why:
-                self.record(path, "fix %s of %s" % (" and ".join(why), path))
-                self.set_attrs(path, spec, ids)
+        # content as declared, or left as it is (force: false): only owner, group and mode
+        if exists and not os.path.islink(path) and (before == wanted or not spec["force"]):
+            self.fix_attrs(path, spec, ids, path)
             return
         verb = "write" if exists else "create"
         if secret:

@@ -1,4 +1,4 @@
-"""The filter alorig.platform.systemd_units over real `systemctl show` output."""
+"""The filters alorig.platform.systemd_units and dpkg_installed over real command output."""
 
 import sys
 from pathlib import Path
@@ -37,3 +37,10 @@ def test_units_by_id_and_short_name():
 
 def test_empty_output_gives_no_units():
     assert systemd_units("") == {} and systemd_units(None) == {}
+
+
+def test_dpkg_installed_keeps_only_installed_packages():
+    from ansible_collections.alorig.platform.plugins.filter.dpkg import dpkg_installed
+    lines = ["ii  openssh-server", "rc  chrony", "iU  nftables", "ii  libc6:amd64", "un  ntp", ""]
+    assert dpkg_installed(lines) == ["openssh-server", "libc6"]
+    assert dpkg_installed([]) == [] and dpkg_installed(None) == []
