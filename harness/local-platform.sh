@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VPS_NAME=${VPS_NAME:-alorig-local-vps}
+BACKUP_NAME=${BACKUP_NAME:-alorig-local-backup}
+# The local network of the VPS and its backup host: names resolve, and the
+# fixed subnet keeps clear of the ranges the VPS's own Docker picks.
+NET_NAME=${NET_NAME:-alorig-local}
+NET_SUBNET=${NET_SUBNET:-10.213.0.0/24}
 CF_PORT=${CF_PORT:-8788}
 STATE_DIR=${STATE_DIR:-.cache/local-platform}
 VENV=${VENV:-.venv}
@@ -55,17 +60,29 @@ case "${1:-}" in
   cf-down) cf_down ;;
   up)
     cf_up
-    if [[ $(docker inspect -f '{{.State.Running}}' "$VPS_NAME" 2>/dev/null) == true ]]; then
-      echo "local VPS $VPS_NAME already running"
-    elif docker inspect "$VPS_NAME" >/dev/null 2>&1; then
-      bash harness/vps.sh resume "$VPS_NAME"
-    else
-      bash harness/vps.sh start "$VPS_NAME" --publish 127.0.0.1:8080:80 --publish 127.0.0.1:8443:443
-    fi
+    docker network inspect "$NET_NAME" >/dev/null 2>&1 ||
+      docker network create --subnet "$NET_SUBNET" "$NET_NAME" >/dev/null
+    for name in "$VPS_NAME" "$BACKUP_NAME"; do
+      if [[ $(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null) == true ]]; then
+        echo "local host $name already running"
+      elif docker inspect "$name" >/dev/null 2>&1; then
+        bash harness/vps.sh resume "$name"
+      elif [[ $name == "$VPS_NAME" ]]; then
+        bash harness/vps.sh start "$name" --network "$NET_NAME" \
+          --publish 127.0.0.1:8080:80 --publish 127.0.0.1:8443:443
+      else
+        bash harness/vps.sh start "$name" --network "$NET_NAME"
+      fi
+      # a VPS started before the network existed joins it
+      docker inspect -f '{{json .NetworkSettings.Networks}}' "$name" | grep -q "\"$NET_NAME\"" ||
+        docker network connect "$NET_NAME" "$name"
+    done
     ;;
   down)
     cf_down
     bash harness/vps.sh stop "$VPS_NAME"
+    bash harness/vps.sh stop "$BACKUP_NAME"
+    docker network rm "$NET_NAME" >/dev/null 2>&1 || true
     ;;
   *)
     echo "usage: $0 up|down|cf-up|cf-down" >&2

@@ -6,15 +6,83 @@ Usage: capacity_report.py METRICS_JSON CONFIG_JSON OUT_DIR
 CONFIG_JSON: {"apps": [{"name", "title", "ram_budget_mb", "containers": [...]}],
               "infra": {"<container>": budget_mb}, "thresholds": {...},
               "upgrade_trigger_mb", "host_ram_mb", "current_app", "generated_at",
-              "reboot_required": {"required": bool, "packages": [...]}}
+              "reboot_required": {"required": bool, "packages": [...]},
+              "backup": {"enabled", "max_age_hours", "drill_max_age_days"}}
 Writes OUT_DIR/capacity.json and capacity.svg (and capacity-after-<app>.*
 when current_app is set); prints the report JSON (with "violations").
 Standard library only.
 """
+import datetime
 import json
 import os
 import sys
 from xml.sax.saxutils import escape
+
+
+def _age_hours(stamp, generated_at):
+    try:
+        then = datetime.datetime.fromisoformat(stamp)
+        at = datetime.datetime.fromisoformat(generated_at) if generated_at else \
+            datetime.datetime.now(datetime.timezone.utc)
+    except (TypeError, ValueError):
+        return None
+    # naive stamps (Ansible's now(utc=true)) are UTC
+    then, at = [t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc) for t in (then, at)]
+    return round((at - then).total_seconds() / 3600.0, 1)
+
+
+def backup_checks(metrics, config):
+    """(checks, summary) of the backups: the last good backup's age, the last drill."""
+    settings = config.get("backup") or {}
+    if not settings.get("enabled"):
+        return [], {"enabled": False}
+    found = metrics.get("backup") or {}
+    state = found.get("backup") or {}
+    drill = found.get("drill") or {}
+    check = found.get("check") or {}
+    now = config.get("generated_at")
+    success = state.get("last_success") or {}
+    attempt = state.get("last_attempt") or {}
+    age = _age_hours(success.get("time"), now) if success else None
+    limit = settings["max_age_hours"]
+    if attempt and not attempt.get("ok"):
+        detail = "last backup attempt FAILED at %s: %s" % (attempt.get("time"), attempt.get("error", "")[-300:])
+    elif not success:
+        detail = "no backup has succeeded yet"
+    else:
+        detail = "archive %s" % success.get("archive")
+    checks = [("backup_age_hours", age, limit, detail,
+               age is not None and age < limit and bool(attempt.get("ok")))]
+    drill_limit = settings["drill_max_age_days"]
+    first = state.get("first_success")
+    if drill:
+        drill_age = _age_hours(drill.get("time"), now)
+        drill_days = round(drill_age / 24.0, 1) if drill_age is not None else None
+        failed = sorted(a for a, r in (drill.get("apps") or {}).items() if not r.get("ok"))
+        if drill.get("ok"):
+            detail = "drill passed at %s" % drill.get("time")
+        else:
+            detail = "restore drill FAILED at %s%s%s" % (
+                drill.get("time"), (": " + drill["error"]) if drill.get("error") else "",
+                "".join("; app %s: %s" % (a, drill["apps"][a].get("message")) for a in failed))
+        ok = bool(drill.get("ok")) and drill_days is not None and drill_days < drill_limit
+    else:
+        # No drill yet: fine while the first backup is younger than the limit.
+        first_age = _age_hours(first, now) if first else None
+        drill_days = None
+        detail = "no drill yet (first backup %s)" % (first or "none")
+        ok = first_age is not None and first_age / 24.0 < drill_limit
+    checks.append(("backup_drill_age_days", drill_days, drill_limit, detail, ok))
+    summary = {"enabled": True, "last_success": success.get("time"), "age_hours": age,
+               "archive": success.get("archive"), "repository_bytes": success.get("repository_bytes"),
+               "last_attempt_ok": attempt.get("ok"), "last_attempt_error": attempt.get("error"),
+               "drill": {"time": drill.get("time"), "ok": drill.get("ok"),
+                         "apps": drill.get("apps") or {}} if drill else None,
+               "check": {"time": check.get("time"), "ok": check.get("ok"), "error": check.get("error")}
+               if check else None,
+               "apps": dict((name, dict(figures, age_hours=age))
+                            for name, figures in (success.get("apps") or {}).items())}
+    return checks, summary
 
 
 def build_report(metrics, config):
@@ -46,6 +114,8 @@ def build_report(metrics, config):
         ("celery_queue_length", longest.get("length", 0), thresholds["celery_queue_length"],
          "queue %s" % longest.get("key"), longest.get("length", 0) < thresholds["celery_queue_length"]),
     ]
+    extra_checks, backup = backup_checks(metrics, config)
+    checks += extra_checks
     violations = [{"metric": m, "value": v, "limit": lim, "detail": d, "app": current}
                   for m, v, lim, d, ok in checks if not ok]
     for app in apps:
@@ -60,10 +130,15 @@ def build_report(metrics, config):
             "postgres_connections": metrics.get("postgres_connections"),
             "redis_memory_mb": metrics.get("redis_memory_mb"), "queues": metrics.get("queues", []),
             "oom_killed": oom, "collect_errors": metrics.get("errors", []),
+            "backup": backup,
             # informational, never a violation: unattended-upgrades does not reboot
             "reboot_required": config.get("reboot_required") or {"required": False, "packages": []},
             "checks": [{"metric": m, "value": v, "limit": lim, "ok": ok} for m, v, lim, _d, ok in checks],
             "violations": violations}
+
+
+def _mb(value):
+    return "%.1f" % (value / 1024.0 ** 2) if isinstance(value, (int, float)) else "?"
 
 
 def svg(report):
@@ -72,7 +147,9 @@ def svg(report):
     rows = report["apps"] + [{"title": "infrastructure", "ram_mb": sum(i["ram_mb"] for i in report["infra"]),
                               "ram_budget_mb": sum(i["ram_budget_mb"] for i in report["infra"])}]
     scale_app = max([r["ram_budget_mb"] for r in rows] + [r["ram_mb"] for r in rows] + [1])
-    height = 110 + row_h * len(rows) + 120
+    backup = report.get("backup") or {}
+    backup_rows = sorted((backup.get("apps") or {}).items()) if backup.get("enabled") else []
+    height = 110 + row_h * len(rows) + 120 + (40 + 18 * len(backup_rows) if backup.get("enabled") else 0)
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">'
            % (width, height),
            '<rect width="100%" height="100%" fill="white"/>',
@@ -114,6 +191,18 @@ def svg(report):
         out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#f0ad4e" stroke-width="2"/>'
                    % (lim_x, y - 4, lim_x, y + 36))
         out.append('<text x="%.1f" y="%d" fill="#f0ad4e">limit %d MB</text>' % (lim_x + 4, y + 64, limit))
+    if backup.get("enabled"):
+        y += 90
+        out.append('<text x="10" y="%d" font-weight="bold">Backups: last good %s (%s h ago), repository %s MB; '
+                   'drill %s</text>' % (y, escape(str(backup.get("last_success"))), backup.get("age_hours"),
+                                        _mb(backup.get("repository_bytes")),
+                                        escape("passed" if (backup.get("drill") or {}).get("ok")
+                                               else "FAILED" if backup.get("drill") else "not run yet")))
+        for name, figures in backup_rows:
+            y += 18
+            out.append('<text x="20" y="%d">%s: database dump %s MB (%s rows), media %s MB (%s files), %s h old</text>'
+                       % (y, escape(name), _mb(figures.get("dump_bytes")), figures.get("rows"),
+                          _mb(figures.get("media_bytes")), figures.get("media_files"), figures.get("age_hours")))
     out.append('<text x="10" y="%d" fill="#555">PostgreSQL connections %s, Redis %s MB, longest queue %s, OOM kills %d</text>'
                % (height - 10, report["postgres_connections"], report["redis_memory_mb"],
                   max([q.get("length", 0) for q in report["queues"]] + [0]), len(report["oom_killed"])))

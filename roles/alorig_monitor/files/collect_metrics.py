@@ -4,7 +4,9 @@
 Usage: collect_metrics.py CONFIG_JSON
 CONFIG_JSON: {"postgres_container", "redis_container", "redis_admin_user",
               "queues": [{"app", "db", "keys": [...]}]}
-Reads only: docker stats/inspect, pg_stat_activity, Redis INFO and LLEN.
+              "backup_state_dir" (optional)}
+Reads only: docker stats/inspect, pg_stat_activity, Redis INFO and LLEN, and the
+backup tool's result files (backup.json, drill.json, check.json) when configured.
 """
 import json
 import re
@@ -88,8 +90,20 @@ def main():
         except RuntimeError as exc:
             errors.append("redis queues: %s" % exc)
 
+    # The results of the backup tool (roles/backup): the last backup, drill and check.
+    backup = None
+    if config.get("backup_state_dir"):
+        backup = {}
+        for name in ("backup", "drill", "check"):
+            try:
+                with open("%s/%s.json" % (config["backup_state_dir"], name)) as handle:
+                    backup[name] = json.load(handle)
+            except (OSError, ValueError):
+                backup[name] = None
+
     json.dump({"containers": containers, "postgres_connections": postgres_connections,
-               "redis_memory_mb": redis_memory_mb, "queues": queues, "errors": errors},
+               "redis_memory_mb": redis_memory_mb, "queues": queues, "errors": errors,
+               "backup": backup},
               sys.stdout, sort_keys=True)
 
 

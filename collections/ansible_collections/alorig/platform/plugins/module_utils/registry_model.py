@@ -69,8 +69,11 @@ try:
 except ImportError:  # pragma: no cover - Python 2
     from urllib import quote
 
+from ansible_collections.alorig.platform.plugins.module_utils import backup_model
 from ansible_collections.alorig.platform.plugins.module_utils.registry import (
     DEFAULT_MEMORY_WEIGHTS,
+    MIN_SECRET_LENGTH,
+    PLACEHOLDER_RE,
     REQUIRED_SECRETS,
     memory_split,
     validate_inventory,
@@ -139,7 +142,22 @@ def errors_of(inputs):
     errors += validate_registry(inputs.get("apps"), platform,
                                 vault.get("vault_alorig_app_secrets"), roles,
                                 vault=vault if "vault" in inputs else None)
+    environment = platform.get("alorig_environment") or "production"
+    errors += backup_model.errors(platform, vault if "vault" in inputs else {},
+                                  inputs.get("groups") or {}, environment,
+                                  _secret_quality if environment == "production" else None)
     return errors
+
+
+def _secret_quality(value):
+    """Why a production secret is unfit (never quoting it), or None."""
+    if PLACEHOLDER_RE.search(value):
+        return "is a placeholder (like the example vault's): set a real secret"
+    if len(value) < MIN_SECRET_LENGTH:
+        return "is shorter than %d characters" % MIN_SECRET_LENGTH
+    if len(set(value)) < 6:
+        return "has fewer than 6 distinct characters"
+    return None
 
 
 def build(inputs):
@@ -341,4 +359,6 @@ def project(inputs):
         "rollout": [{"app": app, "title": entry["title"], "role": _role_of(app, entry)}
                     for app, entry in enabled],
         "owned": owned,
+        "backup": backup_model.project(platform, inputs.get("vault") or {},
+                                       inputs.get("groups") or {}, ordered),
     }
