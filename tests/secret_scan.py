@@ -46,6 +46,12 @@ def vault_values(vault_file, password_file):
     forms = {}
     for name, value in found.items():
         forms[value] = name
+        # a multi-line secret (an SSH key) leaks line by line too
+        if "\n" in value.strip():
+            for number, line in enumerate(value.strip().splitlines(), 1):
+                line = line.strip()
+                if len(line) >= 16 and not line.startswith("-----"):
+                    forms[line] = "%s (line %d)" % (name, number)
         encoded = urllib.parse.quote(value, safe="")
         if encoded != value:
             forms[encoded] = name + " (URL-encoded)"

@@ -72,7 +72,8 @@ def backup_checks(metrics, config):
         drill_days = None
         detail = "no drill yet (first backup %s)" % (first or "none")
         ok = first_age is not None and first_age / 24.0 < drill_limit
-    checks.append(("backup_drill_age_days", drill_days, drill_limit, detail, ok))
+    checks.append(("backup_drill_age_days", drill_days if ok or not drill or drill.get("ok") else "FAILED",
+                   drill_limit, detail, ok))
     summary = {"enabled": True, "last_success": success.get("time"), "age_hours": age,
                "archive": success.get("archive"), "repository_bytes": success.get("repository_bytes"),
                "last_attempt_ok": attempt.get("ok"), "last_attempt_error": attempt.get("error"),
