@@ -28,8 +28,27 @@ PLATFORM_KEYS = ("alorig_environment", "alorig_host_ram_mb", "alorig_ram_headroo
                  "alorig_redis_databases",
                  "alorig_vps_public_ipv4", "alorig_admin_allowlist",
                  "alorig_infra_portainer_enabled", "alorig_infra_flower_enabled")
+PLATFORM_KEYS += ("alorig_backup_enabled", "alorig_backup_schedule", "alorig_backup_check_schedule",
+                  "alorig_backup_drill_schedule", "alorig_backup_retention",
+                  "alorig_backup_max_age_hours", "alorig_backup_drill_max_age_days")
+# The backups' vault (roles/backup): the repository passphrase and the SSH key.
+BACKUP_VAULT = ("vault_backup_passphrase", "vault_backup_ssh_private_key")
 # A public address that no test ever sends traffic to: validation only reads it.
 PUBLIC_IPV4 = "1.2.3.4"
+# The base inventory's groups: the VPS and the backup host (production needs one).
+GROUPS = {"alorig_vps": ["vps"], "alorig_backup": ["backup"], "all": ["vps", "backup"]}
+
+
+def ssh_private_key():
+    """A fresh ed25519 key in OpenSSH format (the vault's vault_backup_ssh_private_key)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption()).decode("ascii")
+
+
+SSH_PRIVATE_KEY = ssh_private_key()
 
 
 def _render(value, variables):
@@ -76,26 +95,28 @@ def base_variables():
     variables["vault_alorig_app_secrets"] = complete_secrets(apps)
     for name in INFRA_VAULT:
         variables[name] = secret_value("infra", name)
+    variables["vault_backup_passphrase"] = secret_value("backup", "passphrase")
+    variables["vault_backup_ssh_private_key"] = SSH_PRIVATE_KEY
     return variables
 
 
 def model_inputs(variables, roles_path=None, groups=None):
     """The registry model's input, built from the variables as group_vars/all/registry.yml does."""
     platform = dict((k, variables[k]) for k in PLATFORM_KEYS if k in variables)
-    vault = dict((k, variables.get(k)) for k in INFRA_VAULT)
+    vault = dict((k, variables.get(k)) for k in INFRA_VAULT + BACKUP_VAULT)
     vault["vault_alorig_app_secrets"] = variables.get("vault_alorig_app_secrets")
     return {
         "apps": variables.get("alorig_apps"),
         "platform": platform,
         "vault": vault,
-        "groups": groups if groups is not None else {"alorig_vps": ["vps"], "all": ["vps"]},
+        "groups": groups if groups is not None else copy.deepcopy(GROUPS),
         "roles_path": [str(roles_path or ROOT / "roles")],
     }
 
 
 def secret_values(variables):
     """Every secret value of the variables (tests assert none is ever printed)."""
-    values = [variables.get(k) for k in INFRA_VAULT]
+    values = [variables.get(k) for k in INFRA_VAULT + BACKUP_VAULT]
     for app in (variables.get("vault_alorig_app_secrets") or {}).values():
         if isinstance(app, dict):
             values += list(app.values())
@@ -1101,6 +1122,25 @@ NEW_CASES = [
           "did you mean host_baseline_ssh_permit_root_login"], site_only=True),
     Case("role-setting-host-port", _set((("host_baseline_firewall_extra_tcp_ports",), ["ssh2"])),
          ["role host_baseline", "host_baseline_firewall_extra_tcp_ports", "int"], site_only=True),
+    # -- backups (roles/backup): the operator's settings and the vault ------------------
+    Case("backup-retention-typo", _set((("alorig_backup_retention",), {"dayly": 7, "weekly": 4})),
+         ["platform: alorig_backup_retention.dayly", "not a retention key"]),
+    Case("backup-retention-negative", _set((("alorig_backup_retention",), {"daily": -1})),
+         ["alorig_backup_retention.daily", "non-negative integer"]),
+    Case("backup-schedule-typo", _set((("alorig_backup_schedule",), "every night at 3")),
+         ["platform: alorig_backup_schedule", "not a systemd calendar expression"]),
+    Case("backup-drill-schedule-list", _set((("alorig_backup_drill_schedule",), ["Sun 06:30"])),
+         ["alorig_backup_drill_schedule", "got list"]),
+    Case("backup-max-age-zero", _set((("alorig_backup_max_age_hours",), 0)),
+         ["alorig_backup_max_age_hours", "positive integer"]),
+    Case("backup-enabled-string", _set((("alorig_backup_enabled",), "enabled")),
+         ["alorig_backup_enabled", "true or false"]),
+    Case("backup-passphrase-missing", _del("vault_backup_passphrase"),
+         ["vault: vault_backup_passphrase is not defined"]),
+    Case("backup-passphrase-placeholder", _set((("vault_backup_passphrase",), "CHANGE-ME")),
+         ["vault: vault_backup_passphrase", "placeholder"]),
+    Case("backup-key-garbage", _set((("vault_backup_ssh_private_key",), "ssh-ed25519 AAAAC3Nza public key pasted")),
+         ["vault: vault_backup_ssh_private_key", "not a private key"]),
 ]
 
 CASES = [Case(i, _wrap_old(m), f) for i, m, f in OLD_CASES] + NEW_CASES

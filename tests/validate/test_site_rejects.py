@@ -47,6 +47,9 @@ def _inventory(path):
         "alorig_vps": {"hosts": {"alorigtest-vps": {
             "ansible_connection": "community.docker.docker",
             "ansible_host": MISSING_CONTAINER}}},
+        "alorig_backup": {"hosts": {"alorigtest-backup": {
+            "ansible_connection": "community.docker.docker",
+            "ansible_host": MISSING_CONTAINER}}},
         "control": {"hosts": {"localhost": {
             "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}},
     }}}))

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests" / "unit"))
 from test_registry_validation import complete_secrets, load_registry  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
-from registry_cases import INFRA_VAULT, PUBLIC_IPV4, secret_value  # noqa: E402
+from registry_cases import INFRA_VAULT, PUBLIC_IPV4, SSH_PRIVATE_KEY, secret_value  # noqa: E402
 
 PLAYBOOK = "playbooks/validate.yml"
 MISSING_CONTAINER = "alorigtest_validate_no_such_container"
@@ -48,6 +48,9 @@ def _inventory(tmp_path, vps_hosts=1):
         "all": {
             "children": {
                 "alorig_vps": {"hosts": hosts},
+                "alorig_backup": {"hosts": {"alorigtest-backup": {
+                    "ansible_connection": "community.docker.docker",
+                    "ansible_host": MISSING_CONTAINER + "_backup"}}},
                 "control": {"hosts": {"localhost": {
                     "ansible_connection": "local",
                     "ansible_python_interpreter": sys.executable,
@@ -64,6 +67,8 @@ def _secrets(apps):
     # the infrastructure vault with the production-grade values of tests/registry_cases.py
     secrets = {name: secret_value("infra", name) for name in INFRA_VAULT}
     secrets["vault_alorig_app_secrets"] = complete_secrets(apps)
+    secrets["vault_backup_passphrase"] = secret_value("backup", "passphrase")
+    secrets["vault_backup_ssh_private_key"] = SSH_PRIVATE_KEY
     # Production inventory setting validation requires (read only, never contacted).
     secrets["alorig_vps_public_ipv4"] = PUBLIC_IPV4
     return secrets
@@ -104,7 +109,8 @@ def registry():
 
 def _assert_no_secret_values(output, secrets):
     values = [v for app in secrets["vault_alorig_app_secrets"].values() for v in app.values()]
-    values += [secrets.get(name) for name in INFRA_VAULT]
+    values += [secrets.get(name) for name in INFRA_VAULT] + [secrets["vault_backup_passphrase"]]
+    values += [line for line in SSH_PRIVATE_KEY.splitlines() if len(line) >= 16 and "-----" not in line]
     for value in filter(None, values):
         assert value not in output
 

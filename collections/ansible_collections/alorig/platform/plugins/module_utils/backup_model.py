@@ -53,9 +53,17 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_BOOLEANS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
 def setting(platform, name):
     value = platform.get(name)
-    return DEFAULTS.get(name) if value is None else value
+    if value is None:
+        return DEFAULTS.get(name)
+    # `-e alorig_backup_enabled=false` arrives as a string
+    if name == "alorig_backup_enabled" and isinstance(value, str) and value.lower() in _BOOLEANS:
+        return _BOOLEANS[value.lower()]
+    return value
 
 
 def _hosts(groups, group):
@@ -67,11 +75,33 @@ def enabled(platform, groups):
     return setting(platform, "alorig_backup_enabled") is True and bool(_hosts(groups, GROUP))
 
 
+def _openssh_cipher(data):
+    """The cipher name of an OpenSSH private key ("none" when not encrypted), or None."""
+    import base64
+    import struct
+    body = b"".join(line.strip() for line in data.splitlines() if b"-----" not in line)
+    try:
+        raw = base64.b64decode(body[:len(body) // 4 * 4])
+    except ValueError:
+        return None
+    magic = b"openssh-key-v1\0"
+    if not raw.startswith(magic) or len(raw) < len(magic) + 4:
+        return None
+    (size,) = struct.unpack(">I", raw[len(magic):len(magic) + 4])
+    return raw[len(magic) + 4:len(magic) + 4 + size].decode("ascii", "replace")
+
+
 def load_private_key(text):
-    """The cryptography key object of an unencrypted OpenSSH/PEM ed25519, ECDSA or RSA key."""
+    """The cryptography key object of an unencrypted OpenSSH/PEM ed25519, ECDSA or RSA key.
+
+    Raises TypeError for a key protected by a passphrase.
+    """
     from cryptography.hazmat.primitives import serialization
     data = text.encode("utf-8")
     if b"BEGIN OPENSSH PRIVATE KEY" in data:
+        cipher = _openssh_cipher(data)
+        if cipher not in (None, "none"):
+            raise TypeError("the key is encrypted")
         return serialization.load_ssh_private_key(data, password=None)
     return serialization.load_pem_private_key(data, password=None)
 
