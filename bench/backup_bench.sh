@@ -21,11 +21,9 @@ BACKUP="${BENCH_BACKUP:-alorig-bench-backup-host}"
 NET="alorig-bench-backup"
 ROWS="${BENCH_ROWS:-200000}"
 MEDIA_MB="${BENCH_MEDIA_MB:-50}"
-BIN="$REPO_DIR/.venv/bin"
 WORK="$(mktemp -d /tmp/alorig-bench-backup.XXXXXX)"
-export ANSIBLE_CONFIG="$REPO_DIR/ansible.cfg"
-export ANSIBLE_VAULT_PASSWORD_FILE="$REPO_DIR/inventories/local/vault-password.txt"
-export ANSIBLE_NOCOLOR=1 PATH="$BIN:$PATH"
+# shellcheck source=bench/lib.sh
+. "$REPO_DIR/bench/lib.sh"
 
 cleanup() {
   bash "$REPO_DIR/harness/vps.sh" stop "$VPS" >/dev/null 2>&1 || true
@@ -68,8 +66,6 @@ cat >"$WORK/site.yml" <<PLAY
   ansible.builtin.import_playbook: $REPO_DIR/playbooks/backup.yml
 PLAY
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 timed() { # command... -> prints seconds
   local t0 t1
   t0=$(now); "$@" >"$WORK/step.log" 2>&1 || { tail -30 "$WORK/step.log" >&2; exit 1; }; t1=$(now)

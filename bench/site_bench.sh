@@ -24,11 +24,9 @@ set -euo pipefail
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VPS="${BENCH_VPS:-alorig-bench-site}"
 PARTS="${BENCH_PARTS:-p1 p4}"
-BIN="$REPO_DIR/.venv/bin"
 WORK="$(mktemp -d /tmp/alorig-bench-site.XXXXXX)"
-export ANSIBLE_CONFIG="$REPO_DIR/ansible.cfg"
-export ANSIBLE_VAULT_PASSWORD_FILE="$REPO_DIR/inventories/local/vault-password.txt"
-export ANSIBLE_NOCOLOR=1 PATH="$BIN:$PATH"
+# shellcheck source=bench/lib.sh
+. "$REPO_DIR/bench/lib.sh"
 
 cleanup() {
   bash "$REPO_DIR/harness/vps.sh" stop "$VPS" >/dev/null 2>&1 || true
@@ -59,8 +57,6 @@ INV
 ln -s "$REPO_DIR/inventories/local/group_vars" "$WORK/inventory/group_vars"
 cp "$REPO_DIR/molecule/apps/host_vars/alorig-molecule-apps.yml" "$WORK/inventory/host_vars/$VPS.yml"
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 fresh_vps() {
   bash "$REPO_DIR/harness/vps.sh" stop "$VPS" >/dev/null 2>&1 || true

@@ -1376,13 +1376,7 @@ class _Validator:
         """Why a production secret is unfit (never quoting it), or None."""
         if self.environment != "production":
             return None
-        if PLACEHOLDER_RE.search(value):
-            return "is a placeholder (like the example vault's): set a real secret"
-        if len(value) < MIN_SECRET_LENGTH:
-            return "is shorter than %d characters" % MIN_SECRET_LENGTH
-        if len(set(value)) < 6:
-            return "has fewer than 6 distinct characters"
-        return None
+        return secret_problem(value)
 
     def check_vault(self, app_secret_values):
         """Infrastructure secrets, and every secret used once (names only in messages)."""
@@ -1520,6 +1514,17 @@ class _Validator:
         ranked = sorted(((s["ram"], str(app)) for app, s in summaries.items()
                          if s and s["enabled"] and s["ram"] is not None), reverse=True)
         return ", ".join("%s %d MB" % (app, ram) for ram, app in ranked[:3]) or "none"
+
+
+def secret_problem(value):
+    """Why a value is unfit as a production secret (never quoting it), or None."""
+    if PLACEHOLDER_RE.search(value):
+        return "is a placeholder (like the example vault's): set a real secret"
+    if len(value) < MIN_SECRET_LENGTH:
+        return "is shorter than %d characters" % MIN_SECRET_LENGTH
+    if len(set(value)) < 6:
+        return "has fewer than 6 distinct characters"
+    return None
 
 
 def validate_registry(apps, platform, secrets, available_roles=None, vault=None):

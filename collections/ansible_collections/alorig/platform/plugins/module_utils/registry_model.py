@@ -72,10 +72,9 @@ except ImportError:  # pragma: no cover - Python 2
 from ansible_collections.alorig.platform.plugins.module_utils import backup_model
 from ansible_collections.alorig.platform.plugins.module_utils.registry import (
     DEFAULT_MEMORY_WEIGHTS,
-    MIN_SECRET_LENGTH,
-    PLACEHOLDER_RE,
     REQUIRED_SECRETS,
     memory_split,
+    secret_problem,
     validate_inventory,
     validate_registry,
     _normalise_path,
@@ -145,19 +144,8 @@ def errors_of(inputs):
     environment = platform.get("alorig_environment") or "production"
     errors += backup_model.errors(platform, vault if "vault" in inputs else {},
                                   inputs.get("groups") or {}, environment,
-                                  _secret_quality if environment == "production" else None)
+                                  secret_problem if environment == "production" else None)
     return errors
-
-
-def _secret_quality(value):
-    """Why a production secret is unfit (never quoting it), or None."""
-    if PLACEHOLDER_RE.search(value):
-        return "is a placeholder (like the example vault's): set a real secret"
-    if len(value) < MIN_SECRET_LENGTH:
-        return "is shorter than %d characters" % MIN_SECRET_LENGTH
-    if len(set(value)) < 6:
-        return "has fewer than 6 distinct characters"
-    return None
 
 
 def build(inputs):
