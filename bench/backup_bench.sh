@@ -12,7 +12,7 @@
 #
 #   bash bench/backup_bench.sh
 #   BENCH_ROWS=1000000 BENCH_MEDIA_MB=200 bash bench/backup_bench.sh
-# Needs the harness images (make images).
+# Needs the harness images (make images). BENCH_KEEP=1 keeps the containers afterwards.
 set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +26,7 @@ WORK="$(mktemp -d /tmp/alorig-bench-backup.XXXXXX)"
 . "$REPO_DIR/bench/lib.sh"
 
 cleanup() {
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "[bench-backup] kept $VPS, $BACKUP and $NET" >&2; rm -rf "$WORK"; return; fi
   bash "$REPO_DIR/harness/vps.sh" stop "$VPS" >/dev/null 2>&1 || true
   bash "$REPO_DIR/harness/vps.sh" stop "$BACKUP" >/dev/null 2>&1 || true
   docker network rm "$NET" >/dev/null 2>&1 || true
