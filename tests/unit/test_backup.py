@@ -267,3 +267,31 @@ def test_no_backup_yet_fails_and_backups_off_checks_nothing():
     config["backup"] = {"enabled": False, "max_age_hours": 26, "drill_max_age_days": 8}
     rep = _report(None, None, config)
     assert _violations(rep) == {} and rep["backup"] == {"enabled": False}
+
+
+def test_an_unreachable_host_is_named_when_borg_loses_sshs_message(monkeypatch, tmp_path):
+    cfg = {"runtime_dir": str(tmp_path), "state_dir": str(tmp_path), "borg": {
+        "repository": "ssh://borg@backup.example:2222/srv/borg/vps", "archive_prefix": "vps-",
+        "passphrase_file": "/p", "ssh_key_file": "/k", "known_hosts_file": "/h", "retention": {"daily": 7}}}
+    calls = []
+
+    def fake_run(argv, **kwargs):
+        calls.append(argv)
+        if argv[0] == "ssh":
+            class Proc:
+                returncode = 255
+                stderr = "ssh: connect to host backup.example port 2222: Connection refused\n"
+            return Proc()
+        raise tool.Failure("borgmatic failed (exit 1): offsite: Command '(borg create "
+                           "ssh://borg@backup.example:2222/srv/borg/vps::x)' returned non-zero exit status 81.")
+
+    monkeypatch.setattr(tool, "run", fake_run)
+    monkeypatch.setattr(tool.subprocess, "run", fake_run)
+    with tool.Borgmatic(cfg) as borgmatic:
+        with pytest.raises(tool.Failure) as failure:
+            borgmatic("create", "--json")
+    assert "the backup host is unreachable: ssh: connect to host backup.example port 2222: " \
+           "Connection refused" in str(failure.value)
+    ssh = [c for c in calls if c[0] == "ssh"][0]
+    assert ssh[-1] == "borg@backup.example" and ssh[ssh.index("-p") + 1] == "2222"
+    assert "BatchMode=yes" in ssh and "-i" in ssh
