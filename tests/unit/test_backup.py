@@ -212,9 +212,9 @@ GOOD = {"first_success": "2026-11-20T03:15:00+00:00",
 DRILL = {"time": "2026-11-29T06:30:00+00:00", "ok": True, "apps": {"igny8": {"ok": True}}}
 
 
-def _report(backup=None, drill=None, config=None):
+def _report(backup=None, drill=None, config=None, check=None):
     metrics = {"containers": {}, "postgres_connections": 5, "redis_memory_mb": 1.0, "queues": [],
-               "backup": {"backup": backup, "drill": drill, "check": None}}
+               "backup": {"backup": backup, "drill": drill, "check": check}}
     return report.build_report(metrics, config or copy.deepcopy(BASE_CONFIG))
 
 
@@ -295,3 +295,12 @@ def test_an_unreachable_host_is_named_when_borg_loses_sshs_message(monkeypatch, 
     ssh = [c for c in calls if c[0] == "ssh"][0]
     assert ssh[-1] == "borg@backup.example" and ssh[ssh.index("-p") + 1] == "2222"
     assert "BatchMode=yes" in ssh and "-i" in ssh
+
+
+def test_a_failed_repository_check_fails():
+    good = {"time": "2026-11-29T05:30:00+00:00", "ok": True}
+    assert _violations(_report(GOOD, DRILL, check=good)) == {}
+    bad = {"time": "2026-11-29T05:30:00+00:00", "ok": False,
+           "error": "borgmatic failed (exit 1): Data integrity error: Segment entry checksum mismatch"}
+    violation = _violations(_report(GOOD, DRILL, check=bad))["backup_repository_check"]
+    assert "repository check FAILED" in violation["detail"] and "checksum mismatch" in violation["detail"]

@@ -74,6 +74,11 @@ def backup_checks(metrics, config):
         ok = first_age is not None and first_age / 24.0 < drill_limit
     checks.append(("backup_drill_age_days", drill_days if ok or not drill or drill.get("ok") else "FAILED",
                    drill_limit, detail, ok))
+    # the weekly `borgmatic check` (repository and archives' consistency)
+    if check and not check.get("ok"):
+        checks.append(("backup_repository_check", "FAILED", "ok",
+                       "repository check FAILED at %s: %s" % (check.get("time"), (check.get("error") or "")[-300:]),
+                       False))
     summary = {"enabled": True, "last_success": success.get("time"), "age_hours": age,
                "archive": success.get("archive"), "repository_bytes": success.get("repository_bytes"),
                "last_attempt_ok": attempt.get("ok"), "last_attempt_error": attempt.get("error"),
