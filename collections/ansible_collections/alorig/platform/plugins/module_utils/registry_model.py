@@ -50,6 +50,11 @@ when there is none, the projection — every role's input:
 ``owned``
     what the platform owns on the host for the enabled apps: container names (the
     registry's), databases, database roles, Redis users, Caddy hosts, volumes.
+``backup``
+    the backups (module_utils ``backup_model``): whether they are on (a host in the
+    inventory's ``alorig_backup`` group), that host, the VPS's public key derived from
+    the vault's private key, the schedules, the retention, the monitoring ages and,
+    per enabled app, its database, owner, media and volumes.
 
 The secret-bearing parts (``app_secret_env``, ``*_passwords``) are separate from
 everything else, so loops and labels over the rest never carry a secret.
