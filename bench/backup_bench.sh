@@ -34,31 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$WORK/inventory/host_vars"
-cat >"$WORK/inventory/hosts.yml" <<INV
-all:
-  children:
-    alorig_vps:
-      hosts:
-        $VPS:
-          ansible_connection: community.docker.docker
-          ansible_host: $VPS
-          ansible_user: root
-    alorig_backup:
-      hosts:
-        $BACKUP:
-          ansible_connection: community.docker.docker
-          ansible_host: $BACKUP
-          ansible_user: root
-    igny8_old:
-      hosts: {}
-    control:
-      hosts:
-        localhost:
-          ansible_connection: local
-          ansible_python_interpreter: "{{ ansible_playbook_python }}"
-INV
-ln -s "$REPO_DIR/inventories/local/group_vars" "$WORK/inventory/group_vars"
+write_inventory "$WORK/inventory" "$VPS" "$BACKUP"
 cp "$REPO_DIR/molecule/infra/host_vars/alorig-molecule-infra.yml" "$WORK/inventory/host_vars/$VPS.yml"
 cat >"$WORK/site.yml" <<PLAY
 - name: Shared infrastructure

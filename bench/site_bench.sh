@@ -36,25 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 # An inventory for the bench VPS: the local group_vars, the apps scenario's host values.
-mkdir -p "$WORK/inventory/host_vars"
-cat >"$WORK/inventory/hosts.yml" <<INV
-all:
-  children:
-    alorig_vps:
-      hosts:
-        $VPS:
-          ansible_connection: community.docker.docker
-          ansible_host: $VPS
-          ansible_user: root
-    igny8_old:
-      hosts: {}
-    control:
-      hosts:
-        localhost:
-          ansible_connection: local
-          ansible_python_interpreter: "{{ ansible_playbook_python }}"
-INV
-ln -s "$REPO_DIR/inventories/local/group_vars" "$WORK/inventory/group_vars"
+write_inventory "$WORK/inventory" "$VPS"
 cp "$REPO_DIR/molecule/apps/host_vars/alorig-molecule-apps.yml" "$WORK/inventory/host_vars/$VPS.yml"
 
 
