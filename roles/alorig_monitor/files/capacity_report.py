@@ -72,7 +72,7 @@ def backup_checks(metrics, config):
         drill_days = None
         detail = "no drill yet (first backup %s)" % (first or "none")
         ok = first_age is not None and first_age / 24.0 < drill_limit
-    checks.append(("backup_drill_age_days", drill_days if ok or not drill or drill.get("ok") else "FAILED",
+    checks.append(("backup_drill_age_days", "FAILED" if drill and not drill.get("ok") else drill_days,
                    drill_limit, detail, ok))
     # the weekly `borgmatic check` (repository and archives' consistency)
     if check and not check.get("ok"):
