@@ -304,3 +304,24 @@ def test_a_failed_repository_check_fails():
            "error": "borgmatic failed (exit 1): Data integrity error: Segment entry checksum mismatch"}
     violation = _violations(_report(GOOD, DRILL, check=bad))["backup_repository_check"]
     assert "repository check FAILED" in violation["detail"] and "checksum mismatch" in violation["detail"]
+
+
+def test_the_check_fails_on_the_warning_borg_ends_errors_found_with(monkeypatch, tmp_path):
+    cfg = {"runtime_dir": str(tmp_path), "state_dir": str(tmp_path), "borg": {
+        "repository": "ssh://borg@backup:22/srv/borg/vps", "archive_prefix": "vps-",
+        "passphrase_file": "/p", "ssh_key_file": "/k", "known_hosts_file": "/h", "retention": {"daily": 7}}}
+    seen = {}
+
+    def fake_run(argv, **kwargs):
+        with open(argv[argv.index("--config") + 1]) as handle:
+            seen.update(json.load(handle))
+        raise tool.Failure("borgmatic failed (exit 1): Remote: ID: 9b2a rebuilt index: <not found> | "
+                           "Remote: Data integrity error: Segment entry checksum mismatch [segment 2, offset 8]")
+
+    monkeypatch.setattr(tool, "run", fake_run)
+    assert tool.cmd_check(cfg, None) == 1
+    assert seen["borg_exit_codes"] == [{"code": 1, "treat_as": "error"}]
+    result = json.loads((tmp_path / "check.json").read_text())
+    assert result["ok"] is False and "checksum mismatch" in result["error"]
+    assert "remote: id" not in tool.gist("Remote: ID: 9b2a rebuilt index: <not found>\n"
+                                        "Remote: Finished full repository check, errors found.").lower()
