@@ -26,6 +26,7 @@ mkdir -p "$LOG_DIR"
 IMAGES=(
   "postgres|postgres:16|harness/images/postgres|alorig-base:trixie"
   "redis|redis:7|harness/images/redis|alorig-base:bookworm"
+  "pgbouncer|edoburu/pgbouncer:v1.23.1-p3|harness/images/pgbouncer|alorig-base:bookworm"
   "caddy|caddy:2|harness/images/caddy|alorig-base:bookworm"
   "flower|mher/flower:2.0|.cache/build/flower|alorig-base:bookworm"
   "portainer|portainer/portainer-ce:2.21.5|harness/images/portainer|alorig-base:bookworm"
@@ -193,7 +194,7 @@ for o in "${ONLY[@]}"; do
     IFS='|' read -r short name _ _ <<<"$row"
     [ "$o" = "$short" ] || [ "$o" = "$name" ] && known=1
   done
-  [ "$known" = 1 ] || die "--only: unknown image '$o' (known: postgres redis caddy flower portainer vps reference-app, or their image names)"
+  [ "$known" = 1 ] || die "--only: unknown image '$o' (known: postgres redis pgbouncer caddy flower portainer vps reference-app, or their image names)"
 done
 
 T_START=$(secs)

@@ -14,6 +14,7 @@ MOUNT_POINT="/srv/alorig-images"
 IMAGES=(
   "postgres:16"
   "redis:7"
+  "edoburu/pgbouncer:v1.23.1-p3"
   "caddy:2"
   "mher/flower:2.0"
   "portainer/portainer-ce:2.21.5"

@@ -31,6 +31,8 @@ PLATFORM_KEYS = ("alorig_environment", "alorig_host_ram_mb", "alorig_ram_headroo
 PLATFORM_KEYS += ("alorig_backup_enabled", "alorig_backup_schedule", "alorig_backup_check_schedule",
                   "alorig_backup_drill_schedule", "alorig_backup_retention",
                   "alorig_backup_max_age_hours", "alorig_backup_drill_max_age_days")
+PLATFORM_KEYS += ("alorig_pgbouncer_enabled", "alorig_pgbouncer_max_client_conn",
+                  "alorig_redis_maxmemory_policy", "alorig_redis_cache_ttl")
 # The backups' vault (roles/backup): the repository passphrase and the SSH key.
 BACKUP_VAULT = ("vault_backup_passphrase", "vault_backup_ssh_private_key")
 # A public address that no test ever sends traffic to: validation only reads it.
@@ -551,10 +553,10 @@ OLD_CASES = [
     ("secrets-list-without-db-password", m_secrets_without_db_password,
      ["app 'observer'", "secrets", "'db_password'"]),
     ("ram-over-limit", m_ram_over_limit,
-     ["RAM budget: apps 10480 MB + infrastructure 2560 MB + OS 1024 MB = 14064 MB exceeds "
+     ["RAM budget: apps 10480 MB + infrastructure 2624 MB + OS 1024 MB = 14128 MB exceeds "
       "13312 MB (host 16384 MB - headroom 3072 MB)", "psydge 5000 MB"]),
     ("ram-host-smaller", m_ram_host_smaller,
-     ["RAM budget", "10856 MB exceeds 9216 MB (host 12288 MB - headroom 3072 MB)"]),
+     ["RAM budget", "10920 MB exceeds 9216 MB (host 12288 MB - headroom 3072 MB)"]),
     ("unknown-key-typo", m_unknown_key_typo,
      ["app 'igny8'", "redis_db is an unknown key"]),
     ("unknown-nested-key", m_unknown_nested_key,
@@ -1141,6 +1143,36 @@ NEW_CASES = [
          ["vault: vault_backup_passphrase", "placeholder"]),
     Case("backup-key-garbage", _set((("vault_backup_ssh_private_key",), "ssh-ed25519 AAAAC3Nza public key pasted")),
          ["vault: vault_backup_ssh_private_key", "not a private key"]),
+    # -- the upgrade-trigger switches: PgBouncer, worker scaling, Redis eviction ------------
+    Case("pgbouncer-enabled-string", _set((("alorig_pgbouncer_enabled",), "yes please")),
+         ["platform: alorig_pgbouncer_enabled", "true or false"]),
+    Case("pgbouncer-without-budget", _do(_set((("alorig_pgbouncer_enabled",), True)),
+                                         _del("alorig_shared_ram_budget_mb", "pgbouncer")),
+         ["alorig_pgbouncer_enabled is true", "alorig_shared_ram_budget_mb.pgbouncer"]),
+    Case("pgbouncer-max-client-conn-zero", _set((("alorig_pgbouncer_max_client_conn",), 0)),
+         ["alorig_pgbouncer_max_client_conn", "positive integer"]),
+    Case("pool-size-at-connection-limit", _set(((A, "psydge", "database", "pool_size"), 10)),
+         ["app 'psydge'", "database.pool_size 10", "connection_limit 10", "migrations"]),
+    Case("pool-size-typo", _set(((A, "psydge", "database", "poolsize"), 4)),
+         ["app 'psydge'", "database.poolsize", "unknown key"]),
+    Case("replicas-on-beat", lambda v: _c(v, "snapify", "snapify_celery_beat").update(replicas=2),
+         ["app 'snapify'", "replicas", "only a celery_worker", "celery_beat"]),
+    Case("replicas-too-many", lambda v: _c(v, "snapify", "snapify_celery_worker").update(replicas=20),
+         ["app 'snapify'", "containers[1].replicas", "1-8", "20"]),
+    Case("replica-name-clash", lambda v: (
+        _c(v, "igny8", "igny8_celery_worker").update(replicas=2),
+        _apps(v)["igny8"]["containers"].append({"name": "igny8_celery_worker_2",
+                                                 "kind": "celery_worker"})),
+         ["app 'igny8'", "'igny8_celery_worker_2' is already used", "replicas"]),
+    Case("replicas-over-budget", lambda v: _c(v, "astrotiming", "astrotiming_celery_worker").update(
+        replicas=8, memory_mb=60),
+         ["app 'astrotiming'", "ram_budget_mb 400", "leaves nothing"]),
+    Case("redis-policy-allkeys", _set((("alorig_redis_maxmemory_policy",), "allkeys-lru")),
+         ["alorig_redis_maxmemory_policy allkeys-lru", "Celery broker keys", "lost"]),
+    Case("redis-policy-typo", _set((("alorig_redis_maxmemory_policy",), "volatile_lru")),
+         ["alorig_redis_maxmemory_policy 'volatile_lru'", "not a Redis eviction policy"]),
+    Case("cache-ttl-none", _set(((A, "observer", "redis", "cache_ttl"), None)),
+         ["app 'observer'", "redis.cache_ttl", "positive integer"]),
 ]
 
 CASES = [Case(i, _wrap_old(m), f) for i, m, f in OLD_CASES] + NEW_CASES
@@ -1162,4 +1194,7 @@ VALID = [
     ("disabled-app-without-secrets", _do(_set(((A, "asms", "enabled"), False)),
                                          _del(V, "asms"))),
     ("allowlist-single-address", _set((("alorig_admin_allowlist",), ["198.51.100.7"]))),
+    ("pgbouncer-on-with-pools", _do(_set((("alorig_pgbouncer_enabled",), True)),
+                                    _set(((A, "psydge", "database", "pool_size"), 9)))),
+    ("worker-replicas", lambda v: _c(v, "igny8", "igny8_celery_worker").update(replicas=3)),
 ]

@@ -34,6 +34,7 @@ NET = "harnesstest_net"
 IMAGES = {
     "postgres": "postgres:16",
     "redis": "redis:7",
+    "pgbouncer": "edoburu/pgbouncer:v1.23.1-p3",
     "caddy": "caddy:2",
     "flower": "mher/flower:2.0",
     "portainer": "portainer/portainer-ce:2.21.5",
@@ -314,6 +315,61 @@ def test_redis_defaults(res: Resources):
     assert cfg["WorkingDir"] == "/data"
     assert "/data" in cfg["Volumes"]
     assert "6379/tcp" in cfg["ExposedPorts"]
+
+
+# --------------------------------------------------------------------------- pgbouncer
+def test_pgbouncer_pools_with_scram_and_reloads_on_sighup(res: Resources, tmp_path: Path):
+    """What roles/pgbouncer relies on: `pgbouncer <ini>` as uid 70 reading a read-only
+    /etc/pgbouncer (files 0600 owned by 70), SCRAM from clients and to the server with a
+    plain-text auth file, transaction pooling, and SIGHUP re-reading the auth file."""
+    server = "harnesstest_pgb_server"
+    res.run(server, IMAGES["postgres"], opts=("-e", "POSTGRES_PASSWORD=admin-pw"))
+    wait_until(lambda: pg_ready(server, "postgres", "postgres"), 90, what="postgres ready")
+    psql(server, "postgres", "postgres", "CREATE ROLE app LOGIN PASSWORD 'app-pw' CONNECTION LIMIT 4")
+    psql(server, "postgres", "postgres", "CREATE DATABASE appdb OWNER app")
+    conf = tmp_path / "pgbouncer"
+    conf.mkdir()
+    (conf / "pgbouncer.ini").write_text(
+        "[databases]\nappdb = host=%s port=5432 dbname=appdb pool_size=2 max_db_connections=2\n"
+        "[pgbouncer]\nlisten_addr = 0.0.0.0\nlisten_port = 6432\nunix_socket_dir =\n"
+        "pool_mode = transaction\nauth_type = scram-sha-256\n"
+        "auth_file = /etc/pgbouncer/userlist.txt\n" % server)
+    (conf / "userlist.txt").write_text('"app" "app-pw"\n')
+    for path in (conf, conf / "pgbouncer.ini", conf / "userlist.txt"):
+        os.chown(path, 70, 70)
+        path.chmod(0o750 if path.is_dir() else 0o600)
+    name = "harnesstest_pgbouncer"
+    res.run(name, IMAGES["pgbouncer"], "pgbouncer", "/etc/pgbouncer/pgbouncer.ini",
+            opts=("--user", "70:70", "-v", f"{conf}:/etc/pgbouncer:ro"))
+
+    def through(password, sql="SELECT current_user || '@' || current_database()"):
+        return docker("run", "--rm", "--network", NET, "-e", f"PGPASSWORD={password}",
+                      "--entrypoint", "psql", IMAGES["postgres"], "-h", name, "-p", "6432",
+                      "-U", "app", "-d", "appdb", "-Atc", sql, check=False)
+    wait_until(lambda: through("app-pw").returncode == 0, 30, what="pgbouncer ready")
+    assert through("app-pw").stdout.strip() == "app@appdb"
+    assert through("wrong-pw").returncode != 0
+    # five clients at once, two server connections at most (the pool)
+    clients = [subprocess.Popen(["docker", "run", "--rm", "--network", NET, "-e", "PGPASSWORD=app-pw",
+                                 "--entrypoint", "psql", IMAGES["postgres"], "-h", name, "-p", "6432",
+                                 "-U", "app", "-d", "appdb", "-Atc", "SELECT pg_sleep(3)"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(5)]
+    peak = 0
+    deadline = time.time() + 30
+    while any(c.poll() is None for c in clients) and time.time() < deadline:
+        peak = max(peak, int(psql(server, "postgres", "postgres",
+                                  "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'")))
+        time.sleep(0.3)
+    assert [c.wait(timeout=60) for c in clients] == [0] * 5
+    assert 1 <= peak <= 2
+    assert exec_(name, "cat", "/proc/1/status").stdout.count("Uid:\t70") == 1
+    # a new password in the auth file and the server: SIGHUP, no restart
+    psql(server, "postgres", "postgres", "ALTER ROLE app PASSWORD 'new-pw'")
+    (conf / "userlist.txt").write_text('"app" "new-pw"\n')
+    started = docker("inspect", "--format", "{{.State.StartedAt}}", name).stdout
+    docker("kill", "--signal", "HUP", name)
+    wait_until(lambda: through("new-pw").returncode == 0, 30, what="pgbouncer reload")
+    assert docker("inspect", "--format", "{{.State.StartedAt}}", name).stdout == started
 
 
 # --------------------------------------------------------------------------- caddy

@@ -60,7 +60,16 @@ TEMPLATES = [
 ]
 
 # --- Database: one PostgreSQL database per app on the shared server ---------
+# DATABASE_URL may go through PgBouncer in transaction pooling mode
+# (DATABASE_POOLING=transaction): then a server connection is the app's only for
+# one transaction, so no server-side cursors (persistent connections to
+# PgBouncer itself are fine: it hands out a server connection per transaction).
+# DATABASE_DIRECT_URL (PostgreSQL itself) serves `alorig-app migrate` and
+# anything that needs session features.
+DATABASE_POOLING = env_str("DATABASE_POOLING", "none")
 DATABASES = {"default": parse_database_url(env_str("DATABASE_URL", required=True))}
+if DATABASE_POOLING == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: one DB + one ACL user per app; every key under REDIS_KEY_PREFIX --
@@ -75,6 +84,8 @@ CACHES = {
         # Django builds keys as "<KEY_PREFIX>:<version>:<key>": "igny8" gives
         # "igny8:1:key", which is inside the ACL pattern ~igny8:*.
         "KEY_PREFIX": REDIS_KEY_PREFIX.rstrip(":"),
+        # Every key expires (Redis evicts only keys with an expiry under volatile-*).
+        "TIMEOUT": env_int("CACHE_DEFAULT_TIMEOUT", 300),
         "OPTIONS": {
             "socket_connect_timeout": REDIS_TIMEOUT,
             "socket_timeout": REDIS_TIMEOUT,

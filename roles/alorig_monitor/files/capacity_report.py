@@ -91,6 +91,29 @@ def backup_checks(metrics, config):
     return checks, summary
 
 
+def owner_of(config, container=None, queue_key=None):
+    """The app a container or a Celery queue key belongs to (None when unknown)."""
+    for app in config["apps"]:
+        if container in app["containers"] or queue_key in app.get("queue_keys", []):
+            return app["name"]
+    return None
+
+
+def action_for(metric, config, longest, oom):
+    """The seed's action for a crossed threshold (config["actions"], from the registry
+    model) with the apps it concerns, or "" for a metric without one."""
+    action = (config.get("actions") or {}).get(metric, "")
+    apps = []
+    if metric == "celery_queue_length":
+        apps = [owner_of(config, queue_key=longest.get("key"))]
+    elif metric == "oom_kills":
+        apps = [owner_of(config, container=name) for name in oom]
+    apps = sorted(set(a for a in apps if a))
+    if action and apps:
+        action += " (alorig_apps: %s)" % ", ".join(apps)
+    return action
+
+
 def build_report(metrics, config):
     containers = metrics.get("containers", {})
     thresholds = config["thresholds"]
@@ -122,7 +145,8 @@ def build_report(metrics, config):
     ]
     extra_checks, backup = backup_checks(metrics, config)
     checks += extra_checks
-    violations = [{"metric": m, "value": v, "limit": lim, "detail": d, "app": current}
+    violations = [{"metric": m, "value": v, "limit": lim, "detail": d, "app": current,
+                   "action": action_for(m, config, longest, oom)}
                   for m, v, lim, d, ok in checks if not ok]
     for app in apps:
         if app["running"] < app["expected"] and (not current or app["name"] == current):

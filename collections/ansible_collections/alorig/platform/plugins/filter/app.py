@@ -62,6 +62,13 @@ def common_environment(instance, settings):
         "CELERY_WORKER_ENABLE_REMOTE_CONTROL": "false",
         "FRONTEND_API_BASE": instance.get("api_base", ""),
         "FRONTEND_WS_BASE": instance.get("ws_base", ""),
+        # Django's cache: the default expiry of the app's keys (Redis evicts only keys
+        # with an expiry under the platform's volatile-* policy).
+        "CACHE_DEFAULT_TIMEOUT": str(instance.get("cache_ttl", 300)),
+        # DATABASE_URL goes through PgBouncer in transaction pooling mode: no server-side
+        # cursors, no session state across transactions.
+        "DATABASE_POOLING": "transaction" if (instance.get("database") or {}).get("pooled")
+        else "none",
     }
     env.update(dict((k, str(v)) for k, v in (instance.get("environment") or {}).items()))
     return env

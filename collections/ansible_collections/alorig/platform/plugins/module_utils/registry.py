@@ -83,12 +83,17 @@ database
     unique extension names (same pattern); ``connection_limit`` a positive integer. The
     connection limits of the enabled apps must sum to at most
     ``alorig_thresholds.postgres_connections`` (so that the apps alone can never trip the
-    PgBouncer upgrade trigger).
+    PgBouncer upgrade trigger). Optional ``pool_size``: the app's PgBouncer pool (server
+    connections) when ``alorig_pgbouncer_enabled``; a positive integer below
+    ``connection_limit`` (the rest stays for the direct connections of migrations);
+    default half the connection limit, rounded up.
 redis
     ``db`` an integer 0-15, unique across apps; ``prefix`` ``^[a-z][a-z0-9_-]*:$``
     (colon-separated segments such as ``igny8:staging:`` are allowed), unique,
     and no app's prefix may be a prefix of another app's prefix (``igny8:`` and
     ``igny8:staging:`` overlap: the Redis ACL pattern ``igny8:*`` would cover both).
+    Optional ``cache_ttl``: the default expiry (seconds, a positive integer) of the app's
+    Django cache keys; default ``alorig_redis_cache_ttl``.
 containers
     a non-empty list. ``name`` ``^[a-z][a-z0-9_-]*$``, unique across all apps, starting
     with ``<app key>_``, and not looking like another app's container (when a longer app
@@ -99,7 +104,10 @@ containers
     and node require a ``port``; celery_worker and celery_beat must not have one. Exactly
     one container is the backend, and its port equals backend_port. Optional keys:
     command, image, queues (list of names), concurrency (positive integer), environment
-    (dict), memory_mb (positive integer).
+    (dict), memory_mb (positive integer), replicas (celery_worker only, 1-8): the worker
+    runs as that many containers, ``<name>``, ``<name>_2``, ... (each name checked like a
+    container name), each with the container's memory limit (the budget split counts
+    every replica).
 routes
     a list (may be empty). ``host`` a lower-case DNS name with at least two labels,
     optionally starting with ``*.``, belonging to one of ``alorig_domains`` (equal to a
@@ -172,19 +180,21 @@ SOURCE_KEYS = {
 }
 UNPINNED_GIT_REFS = frozenset(("head", "main", "master", "develop", "trunk", "latest"))
 
-DATABASE_KEYS = (("name", "owner", "extensions", "connection_limit"), ())
+DATABASE_KEYS = (("name", "owner", "extensions", "connection_limit"), ("pool_size",))
 RESERVED_DATABASES = frozenset(("postgres", "template0", "template1"))
 # Role names PostgreSQL itself refuses or gives a meaning ("role name "public" is reserved").
 RESERVED_PG_ROLES = frozenset(("postgres", "public", "none", "current_user", "current_role",
                                "session_user", "user"))
-REDIS_KEYS = (("db", "prefix"), ())
+REDIS_KEYS = (("db", "prefix"), ("cache_ttl",))
 REDIS_DB_MAX = 15
 # Redis users the platform defines itself (redis_prefix: the default user is disabled).
 RESERVED_REDIS_USERS = frozenset(("default",))
 
 CONTAINER_KEYS = (("name", "kind"),
                   ("port", "command", "image", "queues", "concurrency", "environment",
-                   "memory_mb"))
+                   "memory_mb", "replicas"))
+# A Celery worker's replicas: each is a container of its own (<name>, <name>_2, ...).
+MAX_REPLICAS = 8
 CONTAINER_KINDS_WITH_PORT = ("backend", "channels", "node")
 CONTAINER_KINDS_WITHOUT_PORT = ("celery_worker", "celery_beat")
 CONTAINER_KINDS = CONTAINER_KINDS_WITH_PORT + CONTAINER_KINDS_WITHOUT_PORT
@@ -194,15 +204,16 @@ CONTAINER_KINDS = CONTAINER_KINDS_WITH_PORT + CONTAINER_KINDS_WITHOUT_PORT
 # (alorig_admin) all start with it, so no app key may.
 PLATFORM_NAMESPACE = "alorig"
 INFRA_CONTAINERS = frozenset(("alorig_postgres", "alorig_redis", "alorig_caddy",
-                              "alorig_portainer", "alorig_flower"))
+                              "alorig_portainer", "alorig_flower", "alorig_pgbouncer"))
 # Containers the app deployment creates besides the registry's: <app>_<suffix>.
 ONE_SHOT_SUFFIXES = ("migrate", "export_frontend", "candidate")
 # Compose files the platform writes besides docker-compose.<compose_name>.yml of the apps.
-RESERVED_COMPOSE_NAMES = frozenset(("infra", "caddy"))
+RESERVED_COMPOSE_NAMES = frozenset(("infra", "caddy", "pgbouncer"))
 # Roles of the platform that are not app roles.
 PLATFORM_ROLES = frozenset(("alorig_app", "alorig_infra", "alorig_monitor", "caddy",
                             "cloudflare_dns", "postgres_db", "redis_prefix", "legacy_prune",
-                            "igny8_migration", "igny8_staging_data", "host_baseline"))
+                            "igny8_migration", "igny8_staging_data", "host_baseline",
+                            "pgbouncer"))
 # Docker refuses a memory limit below 6 MiB.
 DOCKER_MIN_MEMORY_MB = 6
 DEFAULT_MEMORY_WEIGHTS = {"backend": 4, "channels": 3, "node": 2, "celery_worker": 3,
@@ -221,7 +232,7 @@ PLATFORM_ENV = frozenset((
     "DJANGO_ALLOWED_HOSTS", "DJANGO_CSRF_TRUSTED_ORIGINS", "CELERY_BEAT_TICK_SECONDS",
     "CELERY_WORKER_ENABLE_REMOTE_CONTROL", "CELERY_QUEUES", "CELERY_CONCURRENCY",
     "CELERY_WORKER_NAME", "FRONTEND_API_BASE", "FRONTEND_WS_BASE", "PORT",
-    "GUNICORN_WORKERS", "GUNICORN_THREADS",
+    "GUNICORN_WORKERS", "GUNICORN_THREADS", "CACHE_DEFAULT_TIMEOUT", "DATABASE_POOLING",
 ))
 CONNECTION_ENV_RE = re.compile(
     r"^(?:DATABASE_|DB_|POSTGRES|PG[A-Z]|REDIS|CELERY_BROKER|CELERY_RESULT|BROKER_|CACHE_URL|"
@@ -234,6 +245,7 @@ PORT_MIN = 1024
 PORT_MAX = 65535
 INFRA_PORTS = {
     80: "Caddy HTTP",
+    6432: "PgBouncer",
     443: "Caddy HTTPS",
     2019: "Caddy admin API",
     5432: "PostgreSQL",
@@ -371,6 +383,31 @@ def _host_covers(wildcard, host):
         return False
     base = wildcard[2:]
     return host.endswith("." + base) and "." not in host[:-len(base) - 1]
+
+
+def replica_names(name, replicas):
+    """The container names of a worker with ``replicas`` replicas: name, name_2, ..."""
+    return [name] + ["%s_%d" % (name, i) for i in range(2, replicas + 1)]
+
+
+def expand_replicas(containers):
+    """The containers with each worker's replicas as containers of their own.
+
+    A replica is a copy of its container without ``replicas``, named ``<name>_<i>``
+    (i >= 2); the first keeps the name, so scaling up or down never recreates it.
+    Callers pass validated input (or skip malformed containers themselves).
+    """
+    result = []
+    for container in containers:
+        replicas = container.get("replicas", 1) if isinstance(container, dict) else 1
+        if not isinstance(container, dict) or "replicas" not in container:
+            result.append(container)
+            continue
+        for name in replica_names(container["name"], replicas):
+            copy_ = dict((k, v) for k, v in container.items() if k != "replicas")
+            copy_["name"] = name
+            result.append(copy_)
+    return result
 
 
 def memory_split(containers, ram_budget_mb, weights):
@@ -958,8 +995,23 @@ class _Validator:
                              "%d is not below alorig_postgres_max_connections %d"
                              % (limit, self.max_connections))
                 return None
+            self.check_pool_size(app, database.get("pool_size", None), limit,
+                                 "pool_size" in database)
             return limit
         return None
+
+    def check_pool_size(self, app, pool_size, limit, present):
+        """The PgBouncer pool of the app: below its role's connection limit."""
+        if not present:
+            return
+        if not _is_int(pool_size) or pool_size <= 0:
+            self.app_err(app, "database.pool_size", "must be a positive integer, got %s"
+                         % _show(pool_size))
+        elif pool_size >= limit:
+            self.app_err(app, "database.pool_size", "%d is not below database.connection_limit "
+                         "%d: PgBouncer's server connections would take every connection the "
+                         "app's role may open, leaving none for its migrations (they connect "
+                         "directly)" % (pool_size, limit))
 
     def check_redis(self, app, redis):
         if not self.check_keys(app, "redis", redis, *REDIS_KEYS):
@@ -994,6 +1046,12 @@ class _Validator:
                                     min(prefix, other, key=len)))
                     return
             self.redis_prefixes.append((prefix, app, "redis.prefix"))
+        if "cache_ttl" in redis:
+            ttl = redis["cache_ttl"]
+            if not _is_int(ttl) or ttl <= 0:
+                self.app_err(app, "redis.cache_ttl", "must be a positive integer (seconds), got "
+                             "%s: a cache key without expiry is never evicted under a "
+                             "volatile-* policy and fills Redis" % _show(ttl))
 
     def check_containers(self, app, containers, backend_port):
         """Check the containers; return {name: (kind, port)} of this app."""
@@ -1066,6 +1124,18 @@ class _Validator:
                 if key in container and (not _is_int(container[key]) or container[key] <= 0):
                     self.app_err(app, "%s.%s" % (where, key), "must be a positive integer, "
                                  "got %s" % _show(container[key]))
+            if "replicas" in container:
+                replicas = container["replicas"]
+                if kind is not None and kind != "celery_worker":
+                    self.app_err(app, where + ".replicas", "only a celery_worker runs as "
+                                 "replicas (kind %s)" % kind)
+                elif not _is_int(replicas) or replicas < 1 or replicas > MAX_REPLICAS:
+                    self.app_err(app, where + ".replicas", "must be an integer 1-%d, got %s"
+                                 % (MAX_REPLICAS, _show(replicas)))
+                elif name_ok:
+                    for extra in replica_names(name, replicas)[1:]:
+                        self.check_container_name(app, where + ".replicas", extra,
+                                                  path=where + ".replicas")
             if "concurrency" in container and kind == "celery_beat":
                 self.app_err(app, where + ".concurrency", "must not be set on celery_beat "
                              "(one scheduler per app)")
@@ -1100,7 +1170,9 @@ class _Validator:
                  and ("memory_mb" not in c or (_is_int(c["memory_mb"]) and c["memory_mb"] > 0))]
         if len(valid) != len(containers):
             return  # reported by check_containers
-        explicit = sum(c["memory_mb"] for c in valid if "memory_mb" in c)
+        if any("replicas" in c and not (_is_int(c["replicas"]) and
+                                        1 <= c["replicas"] <= MAX_REPLICAS) for c in valid):
+            return  # reported by check_containers
         for index, c in enumerate(valid):
             if "memory_mb" in c:
                 if c["memory_mb"] < DOCKER_MIN_MEMORY_MB:
@@ -1112,6 +1184,8 @@ class _Validator:
                     self.app_err(app, "containers[%d].memory_mb" % index,
                                  "%d is above the app's ram_budget_mb %d" % (c["memory_mb"], ram))
                     return
+        valid = expand_replicas(valid)
+        explicit = sum(c["memory_mb"] for c in valid if "memory_mb" in c)
         rest = [c for c in valid if "memory_mb" not in c]
         if explicit > ram or (explicit == ram and rest):
             self.app_err(app, "ram_budget_mb", "%d MB leaves nothing for %s after the explicit "
@@ -1120,14 +1194,17 @@ class _Validator:
                             explicit))
             return
         split = memory_split(valid, ram, self.memory_weights)
-        for index, c in enumerate(valid):
+        for c in valid:
             if split[c["name"]] < DOCKER_MIN_MEMORY_MB:
+                index = next(i for i, o in enumerate(containers)
+                             if isinstance(o, dict) and c["name"] in
+                             replica_names(o.get("name"), o.get("replicas", 1)))
                 self.app_err(app, "containers[%d]" % index, "%r would get %d MB of "
                              "ram_budget_mb %d, below Docker's minimum memory limit (%d MB)"
                              % (c["name"], split[c["name"]], ram, DOCKER_MIN_MEMORY_MB))
 
-    def check_container_name(self, app, where, name):
-        path = where + ".name"
+    def check_container_name(self, app, where, name, path=None):
+        path = path or where + ".name"
         if not isinstance(name, str) or not CONTAINER_NAME_RE.match(name):
             self.app_err(app, path, "%s must match %s" % (_show(name), CONTAINER_NAME_RE.pattern))
             return False

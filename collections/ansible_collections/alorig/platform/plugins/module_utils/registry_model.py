@@ -50,6 +50,14 @@ when there is none, the projection — every role's input:
 ``owned``
     what the platform owns on the host for the enabled apps: container names (the
     registry's), databases, database roles, Redis users, Caddy hosts, volumes.
+``pgbouncer``
+    PgBouncer (module_utils ``services_model``): enabled, host, port, max_client_conn
+    and, per enabled app, its database, owner (login) and pool size; the passwords are
+    ``postgres_passwords``.
+``redis``
+    the server's eviction policy and the default cache TTL.
+``monitor_actions``
+    per monitored threshold, the seed's action and the variable that takes it.
 ``backup``
     the backups (module_utils ``backup_model``): whether they are on (a host in the
     inventory's ``alorig_backup`` group), that host, the VPS's public key derived from
@@ -75,9 +83,11 @@ except ImportError:  # pragma: no cover - Python 2
     from urllib import quote
 
 from ansible_collections.alorig.platform.plugins.module_utils import backup_model
+from ansible_collections.alorig.platform.plugins.module_utils import services_model
 from ansible_collections.alorig.platform.plugins.module_utils.registry import (
     DEFAULT_MEMORY_WEIGHTS,
     REQUIRED_SECRETS,
+    expand_replicas,
     memory_split,
     secret_problem,
     validate_inventory,
@@ -146,6 +156,7 @@ def errors_of(inputs):
     errors += validate_registry(inputs.get("apps"), platform,
                                 vault.get("vault_alorig_app_secrets"), roles,
                                 vault=vault if "vault" in inputs else None)
+    errors += services_model.errors(platform)
     environment = platform.get("alorig_environment") or "production"
     errors += backup_model.errors(platform, vault if "vault" in inputs else {},
                                   inputs.get("groups") or {}, environment,
@@ -185,7 +196,14 @@ def _ordered(apps):
     return sorted(apps.items(), key=lambda item: item[1]["rollout_order"])
 
 
-def deploy_spec(app, entry, weights):
+def with_replicas(entry):
+    """The entry with each worker's replicas as containers of their own."""
+    entry = dict(entry)
+    entry["containers"] = expand_replicas(entry["containers"])
+    return entry
+
+
+def deploy_spec(app, entry, weights, platform):
     memory = memory_split(entry["containers"], entry["ram_budget_mb"], weights)
     containers = []
     for container in entry["containers"]:
@@ -214,23 +232,32 @@ def deploy_spec(app, entry, weights):
         "static": any(r["kind"] == "static" for r in entry["routes"]),
         "api_base": ("https://%s%s" % (api[0]["host"], api[0].get("path", ""))) if api else "",
         "ws_base": ("wss://%s" % websockets[0]["host"]) if websockets else "",
-        "database": {"name": entry["database"]["name"], "owner": entry["database"]["owner"]},
+        "database": {"name": entry["database"]["name"], "owner": entry["database"]["owner"],
+                     "pooled": bool(services_model.settings(platform)["pgbouncer_enabled"])},
         "redis_prefix": entry["redis"]["prefix"],
+        "cache_ttl": services_model.cache_ttl(platform, entry),
         "media": copy.deepcopy(entry.get("media") or {}),
         "environment": dict((k, str(v)) for k, v in (entry.get("environment") or {}).items()),
     }
 
 
-def secret_env(app, entry, secrets):
+def secret_env(app, entry, secrets, pooled=False):
+    """DATABASE_URL goes through PgBouncer when ``pooled``; DATABASE_DIRECT_URL never does
+    (migrations, and anything that needs session features)."""
     env = {}
     for name in entry["secrets"]:
         if name in REQUIRED_SECRETS:
             continue
         env["DJANGO_SECRET_KEY" if name == "django_secret_key" else name.upper()] = \
             str(secrets[name])
-    env["DATABASE_URL"] = "postgres://%s:%s@%s:%d/%s" % (
-        entry["database"]["owner"], _url_secret(secrets["db_password"]), POSTGRES_HOST,
-        POSTGRES_PORT, entry["database"]["name"])
+
+    def url(host, port):
+        return "postgres://%s:%s@%s:%d/%s" % (
+            entry["database"]["owner"], _url_secret(secrets["db_password"]), host, port,
+            entry["database"]["name"])
+    env["DATABASE_DIRECT_URL"] = url(POSTGRES_HOST, POSTGRES_PORT)
+    env["DATABASE_URL"] = (url(services_model.PGBOUNCER_HOST, services_model.PGBOUNCER_PORT)
+                           if pooled else env["DATABASE_DIRECT_URL"])
     env["REDIS_URL"] = "redis://%s:%s@%s:%d/%d" % (
         app, _url_secret(secrets["redis_password"]), REDIS_HOST, REDIS_PORT,
         entry["redis"]["db"])
@@ -282,10 +309,13 @@ def project(inputs):
     secrets = (inputs.get("vault") or {}).get("vault_alorig_app_secrets") or {}
     weights = dict(DEFAULT_MEMORY_WEIGHTS)
     weights.update(platform.get("alorig_container_memory_weights") or {})
+    apps = dict((app, with_replicas(entry)) for app, entry in apps.items())
     ordered = _ordered(apps)
     enabled = [(app, entry) for app, entry in ordered if entry["enabled"]]
+    services = services_model.project(platform, enabled)
+    pooled = services["pgbouncer"]["enabled"]
 
-    specs = dict((app, deploy_spec(app, entry, weights)) for app, entry in ordered)
+    specs = dict((app, deploy_spec(app, entry, weights, platform)) for app, entry in ordered)
     roles = []
     for app, entry in ordered:
         role = _role_of(app, entry)
@@ -315,7 +345,7 @@ def project(inputs):
         redis_users.append({"name": app, "prefix": redis["prefix"],
                             "channels": ["%s/%d.celery.pidbox" % (redis["prefix"], redis["db"])]})
         redis_passwords[app] = str(app_secrets.get("redis_password", ""))
-        app_secret_env[app] = secret_env(app, entry, app_secrets)
+        app_secret_env[app] = secret_env(app, entry, app_secrets, pooled)
         for route in entry["routes"]:
             if route["host"] not in sites:
                 sites[route["host"]] = []
@@ -354,4 +384,7 @@ def project(inputs):
         "owned": owned,
         "backup": backup_model.project(platform, inputs.get("vault") or {},
                                        inputs.get("groups") or {}, ordered),
+        "pgbouncer": services["pgbouncer"],
+        "redis": services["redis"],
+        "monitor_actions": services_model.monitor_actions(platform),
     }
