@@ -210,3 +210,40 @@ def test_a_metric_under_its_limit_names_no_action():
                                                           "asms_backend", "asms_celery_worker")),
                "postgres_connections": 3, "redis_memory_mb": 1.0, "queues": []}
     assert report(metrics, services_model.monitor_actions({}))["violations"] == []
+
+
+# -- switches given on the command line (`-e name=value` arrives as a string) ---------------
+
+@pytest.mark.parametrize("word,expected", [("true", True), ("True", True), ("yes", True),
+                                           ("false", False), ("no", False), (True, True)])
+def test_the_pgbouncer_switch_reads_boolean_words(word, expected):
+    platform = {"alorig_pgbouncer_enabled": word, "alorig_shared_ram_budget_mb": {"pgbouncer": 64}}
+    assert services_model.errors(platform) == []
+    assert services_model.settings(platform)["pgbouncer_enabled"] is expected
+
+
+@pytest.mark.parametrize("value", ["enable", "1.5", 1, None.__class__])
+def test_the_pgbouncer_switch_refuses_anything_else(value):
+    errors = services_model.errors({"alorig_pgbouncer_enabled": value})
+    assert errors and "alorig_pgbouncer_enabled must be true or false" in errors[0]
+
+
+def test_numbers_given_as_digit_strings_are_read_as_numbers():
+    platform = {"alorig_pgbouncer_max_client_conn": "2000", "alorig_redis_cache_ttl": "60"}
+    assert services_model.errors(platform) == []
+    values = services_model.settings(platform)
+    assert (values["max_client_conn"], values["cache_ttl"]) == (2000, 60)
+    assert services_model.errors({"alorig_redis_cache_ttl": "5m"})
+
+
+def test_a_metric_that_could_not_be_read_says_why_not_an_action():
+    running = {"ram_mb": 10.0, "status": "running"}
+    metrics = {"containers": dict((n, running) for n in ("igny8_backend", "igny8_celery_worker",
+                                                          "asms_backend", "asms_celery_worker")),
+               "postgres_connections": 3, "redis_memory_mb": None, "queues": [],
+               "errors": ["redis: docker exec alorig_redis redis-cli failed (1): no such container"]}
+    violations = report(metrics, services_model.monitor_actions({}))["violations"]
+    assert [v["metric"] for v in violations] == ["redis_memory_mb"]
+    assert violations[0]["detail"] == ("not measured: redis: docker exec alorig_redis redis-cli "
+                                       "failed (1): no such container")
+    assert violations[0]["action"] == ""

@@ -91,6 +91,10 @@ def backup_checks(metrics, config):
     return checks, summary
 
 
+# The metrics collect_metrics.py reads from the services (None when it could not).
+COLLECTED = ("postgres_connections", "redis_memory_mb")
+
+
 def owner_of(config, container=None, queue_key=None):
     """The app a container or a Celery queue key belongs to (None when unknown)."""
     for app in config["apps"]:
@@ -145,9 +149,18 @@ def build_report(metrics, config):
     ]
     extra_checks, backup = backup_checks(metrics, config)
     checks += extra_checks
-    violations = [{"metric": m, "value": v, "limit": lim, "detail": d, "app": current,
-                   "action": action_for(m, config, longest, oom)}
-                  for m, v, lim, d, ok in checks if not ok]
+    # A collected metric that could not be read fails its check: say why, not the action.
+    unread = "; ".join(metrics.get("errors") or []) or "no value collected"
+    violations = []
+    for m, v, lim, d, ok in checks:
+        if ok:
+            continue
+        if v is None and m in COLLECTED:
+            d, action = "not measured: " + unread, ""
+        else:
+            action = action_for(m, config, longest, oom)
+        violations.append({"metric": m, "value": v, "limit": lim, "detail": d, "app": current,
+                           "action": action})
     for app in apps:
         if app["running"] < app["expected"] and (not current or app["name"] == current):
             violations.append({"metric": "containers_running", "value": app["running"], "limit": app["expected"],

@@ -12,16 +12,23 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 UNITS = {"b": 1, "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3, "tib": 1024 ** 4,
          "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "tb": 1000 ** 4}
 
 
-def run(cmd, stdin=None):
-    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd[:4]), proc.returncode, proc.stderr.strip()))
-    return proc.stdout
+def run(cmd, stdin=None, attempts=2):
+    """The command's output; a failed command is tried once more after a second (a
+    `docker exec` can fail while the daemon is busy) before the error is raised."""
+    for attempt in range(attempts):
+        proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode == 0:
+            return proc.stdout
+        if attempt + 1 < attempts:
+            time.sleep(1)
+    raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd[:4]), proc.returncode,
+                                               (proc.stderr.strip() or proc.stdout.strip())[-300:]))
 
 
 def to_mb(text):
@@ -71,6 +78,8 @@ def main():
         info = run(redis_cli + ["INFO", "memory"])
         used = re.search(r"^used_memory:(\d+)", info, re.M)
         redis_memory_mb = round(int(used.group(1)) / 1024 ** 2, 1) if used else None
+        if used is None:
+            errors.append("redis: INFO memory has no used_memory: %s" % info.strip()[-200:])
     except RuntimeError as exc:
         errors.append("redis: %s" % exc)
 

@@ -49,16 +49,40 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# `-e alorig_pgbouncer_enabled=true` arrives as the string "true": the words YAML and
+# Ansible's `bool` read as booleans are accepted, anything else is an error.
+BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def as_int(value):
+    """An integer, or a string of digits (`-e name=2000`), as an int; None otherwise."""
+    if _is_int(value):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def as_bool(value):
+    """True/False for a boolean or a boolean word, None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return BOOL_WORDS.get(value.strip().lower())
+    return None
+
+
 def settings(platform):
     """The switches with their defaults (validated input)."""
     def get(name, default):
         value = platform.get(name)
         return default if value is None else value
     return {
-        "pgbouncer_enabled": get("alorig_pgbouncer_enabled", False),
-        "max_client_conn": get("alorig_pgbouncer_max_client_conn", DEFAULT_MAX_CLIENT_CONN),
+        "pgbouncer_enabled": bool(as_bool(get("alorig_pgbouncer_enabled", False))),
+        "max_client_conn": as_int(get("alorig_pgbouncer_max_client_conn",
+                                      DEFAULT_MAX_CLIENT_CONN)),
         "maxmemory_policy": get("alorig_redis_maxmemory_policy", DEFAULT_POLICY),
-        "cache_ttl": get("alorig_redis_cache_ttl", DEFAULT_CACHE_TTL),
+        "cache_ttl": as_int(get("alorig_redis_cache_ttl", DEFAULT_CACHE_TTL)),
     }
 
 
@@ -66,11 +90,12 @@ def errors(platform):
     """Every error of the switches (messages name the variable)."""
     found = []
     enabled = platform.get("alorig_pgbouncer_enabled")
-    if enabled is not None and not isinstance(enabled, bool):
+    if enabled is not None and as_bool(enabled) is None:
         found.append("platform: alorig_pgbouncer_enabled must be true or false, got %r"
                      % (enabled,))
+    enabled = as_bool(enabled)
     conn = platform.get("alorig_pgbouncer_max_client_conn")
-    if conn is not None and (not _is_int(conn) or conn <= 0):
+    if conn is not None and (as_int(conn) is None or as_int(conn) <= 0):
         found.append("platform: alorig_pgbouncer_max_client_conn must be a positive integer, "
                      "got %r" % (conn,))
     if enabled is True:
@@ -89,7 +114,7 @@ def errors(platform):
             found.append("platform: alorig_redis_maxmemory_policy %r is not a Redis eviction "
                          "policy; use one of %s" % (policy, ", ".join(SAFE_POLICIES)))
     ttl = platform.get("alorig_redis_cache_ttl")
-    if ttl is not None and (not _is_int(ttl) or ttl <= 0):
+    if ttl is not None and (as_int(ttl) is None or as_int(ttl) <= 0):
         found.append("platform: alorig_redis_cache_ttl must be a positive integer (seconds), "
                      "got %r" % (ttl,))
     return found
