@@ -1,5 +1,6 @@
 """Celery tasks of the reference app."""
 import socket
+import time
 
 from celery import shared_task
 from django.core.cache import cache
@@ -10,8 +11,13 @@ from .models import BeatState, TaskRun
 
 
 @shared_task(name="core.tasks.record_task_run")
-def record_task_run(task_run_id):
-    """Mark a TaskRun as executed by this worker (proves broker + worker + DB)."""
+def record_task_run(task_run_id, work_ms=0):
+    """Mark a TaskRun as executed by this worker (proves broker + worker + DB).
+
+    ``work_ms`` first waits that long, like a task waiting on an outside API (the
+    worker scaling benchmark, bench/celery_bench.sh)."""
+    if work_ms:
+        time.sleep(min(int(work_ms), 60000) / 1000.0)
     hostname = socket.gethostname()
     updated = TaskRun.objects.filter(pk=task_run_id).update(
         status=TaskRun.STATUS_DONE, worker_hostname=hostname, finished_at=timezone.now()
