@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
@@ -76,3 +77,22 @@ def run_playbook(playbook, *args, name=None, verbose=True, timeout=1200):
                           check=False, env=env)
     log.write_text(proc.stdout + proc.stderr)
     return Run(proc, log, changes)
+
+
+def poll_while(action, probe):
+    """Run action() while probe() is called over and over in a thread; return (action's
+    result, [what each probe() returned]). The probe sends the requests a test counts."""
+    seen, done = [], threading.Event()
+
+    def poll():
+        while not done.is_set():
+            seen.append(probe())
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        result = action()
+    finally:
+        done.set()
+        poller.join()
+    return result, seen

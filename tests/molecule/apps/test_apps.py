@@ -13,13 +13,12 @@ import os
 import re
 import shlex
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT, run_playbook
+from conftest import PROJECT, poll_while, run_playbook
 
 APPS = yaml.safe_load((PROJECT / "group_vars/all/apps.yml").read_text())["alorig_apps"]
 ENABLED = {k: v for k, v in APPS.items() if v["enabled"]}
@@ -336,22 +335,11 @@ def deploy_release(image=None, *extra):
 
 def poll_during(host, action):
     """Run action() while requests go to the app's API through Caddy; return (result, status codes)."""
-    codes, done = [], threading.Event()
-
-    def poll():
-        while not done.is_set():
-            out = curl(host, RELEASE_HOST, "/health/", "-o", "/dev/null", "-w", "%{http_code}")
-            codes.append(out.stdout.strip() or "rc=%d" % out.rc)
-            time.sleep(0.2)
-
-    poller = threading.Thread(target=poll)
-    poller.start()
-    try:
-        result = action()
-    finally:
-        done.set()
-        poller.join()
-    return result, codes
+    def probe():
+        out = curl(host, RELEASE_HOST, "/health/", "-o", "/dev/null", "-w", "%{http_code}")
+        time.sleep(0.2)
+        return out.stdout.strip() or "rc=%d" % out.rc
+    return poll_while(action, probe)
 
 
 def backend_state(host):

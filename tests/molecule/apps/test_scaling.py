@@ -23,7 +23,7 @@ import time
 
 import pytest
 import yaml
-from conftest import PROJECT, run_playbook
+from conftest import PROJECT, poll_while, run_playbook
 from test_apps import ENABLED, PING_ROUTES, curl, post_task, wait_done
 
 PLATFORM = yaml.safe_load((PROJECT / "group_vars/all/platform.yml").read_text())
@@ -57,22 +57,20 @@ def poll_every_app(host, action):
     """Run action() while every app is requested in turn through Caddy; return (result,
     {app: [(status code, ok)]})."""
     targets = poll_targets()
-    codes, done = dict((app, []) for app, _, _, _ in targets), threading.Event()
 
-    def poll():
-        while not done.is_set():
-            for app, url_host, path, ok in targets:
-                out = curl(host, url_host, path, "-o", "/dev/null", "-w", "%{http_code}")
-                code = out.stdout.strip() or "rc=%d" % out.rc
-                codes[app].append((code, ok(code)))
+    def probe():
+        answers = []
+        for app, url_host, path, ok in targets:
+            out = curl(host, url_host, path, "-o", "/dev/null", "-w", "%{http_code}")
+            code = out.stdout.strip() or "rc=%d" % out.rc
+            answers.append((app, code, ok(code)))
+        return answers
 
-    poller = threading.Thread(target=poll)
-    poller.start()
-    try:
-        result = action()
-    finally:
-        done.set()
-        poller.join()
+    result, rounds = poll_while(action, probe)
+    codes = dict((app, []) for app, _, _, _ in targets)
+    for answers in rounds:
+        for app, code, ok in answers:
+            codes[app].append((code, ok))
     return result, codes
 
 
