@@ -399,11 +399,10 @@ def expand_replicas(containers):
     """
     result = []
     for container in containers:
-        replicas = container.get("replicas", 1) if isinstance(container, dict) else 1
         if not isinstance(container, dict) or "replicas" not in container:
             result.append(container)
             continue
-        for name in replica_names(container["name"], replicas):
+        for name in replica_names(container["name"], container["replicas"]):
             copy_ = dict((k, v) for k, v in container.items() if k != "replicas")
             copy_["name"] = name
             result.append(copy_)
@@ -995,15 +994,13 @@ class _Validator:
                              "%d is not below alorig_postgres_max_connections %d"
                              % (limit, self.max_connections))
                 return None
-            self.check_pool_size(app, database.get("pool_size", None), limit,
-                                 "pool_size" in database)
+            if "pool_size" in database:
+                self.check_pool_size(app, database["pool_size"], limit)
             return limit
         return None
 
-    def check_pool_size(self, app, pool_size, limit, present):
+    def check_pool_size(self, app, pool_size, limit):
         """The PgBouncer pool of the app: below its role's connection limit."""
-        if not present:
-            return
         if not _is_int(pool_size) or pool_size <= 0:
             self.app_err(app, "database.pool_size", "must be a positive integer, got %s"
                          % _show(pool_size))

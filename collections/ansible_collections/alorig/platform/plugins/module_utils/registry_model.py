@@ -203,7 +203,8 @@ def with_replicas(entry):
     return entry
 
 
-def deploy_spec(app, entry, weights, platform):
+def deploy_spec(app, entry, weights, services):
+    """The app's deployment spec; ``services`` is services_model.project's result."""
     memory = memory_split(entry["containers"], entry["ram_budget_mb"], weights)
     containers = []
     for container in entry["containers"]:
@@ -233,9 +234,9 @@ def deploy_spec(app, entry, weights, platform):
         "api_base": ("https://%s%s" % (api[0]["host"], api[0].get("path", ""))) if api else "",
         "ws_base": ("wss://%s" % websockets[0]["host"]) if websockets else "",
         "database": {"name": entry["database"]["name"], "owner": entry["database"]["owner"],
-                     "pooled": bool(services_model.settings(platform)["pgbouncer_enabled"])},
+                     "pooled": services["pgbouncer"]["enabled"]},
         "redis_prefix": entry["redis"]["prefix"],
-        "cache_ttl": services_model.cache_ttl(platform, entry),
+        "cache_ttl": entry["redis"].get("cache_ttl", services["redis"]["cache_ttl"]),
         "media": copy.deepcopy(entry.get("media") or {}),
         "environment": dict((k, str(v)) for k, v in (entry.get("environment") or {}).items()),
     }
@@ -315,7 +316,7 @@ def project(inputs):
     services = services_model.project(platform, enabled)
     pooled = services["pgbouncer"]["enabled"]
 
-    specs = dict((app, deploy_spec(app, entry, weights, platform)) for app, entry in ordered)
+    specs = dict((app, deploy_spec(app, entry, weights, services)) for app, entry in ordered)
     roles = []
     for app, entry in ordered:
         role = _role_of(app, entry)

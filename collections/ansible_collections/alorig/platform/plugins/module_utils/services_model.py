@@ -34,6 +34,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.alorig.platform.plugins.module_utils.registry import _is_int
+
 PGBOUNCER_HOST = "alorig_pgbouncer"
 PGBOUNCER_PORT = 6432
 DEFAULT_MAX_CLIENT_CONN = 1000
@@ -43,10 +45,6 @@ DEFAULT_POLICY = "volatile-lru"
 SAFE_POLICIES = ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                  "noeviction")
 BROKER_EVICTING_POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # `-e alorig_pgbouncer_enabled=true` arrives as the string "true": the words YAML and
@@ -144,10 +142,6 @@ def project(platform, enabled):
         "redis": {"maxmemory_policy": values["maxmemory_policy"],
                   "cache_ttl": values["cache_ttl"]},
     }
-
-
-def cache_ttl(platform, entry):
-    return entry["redis"].get("cache_ttl", settings(platform)["cache_ttl"])
 
 
 def monitor_actions(platform):
