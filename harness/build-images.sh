@@ -30,6 +30,11 @@ IMAGES=(
   "caddy|caddy:2|harness/images/caddy|alorig-base:bookworm"
   "flower|mher/flower:2.0|.cache/build/flower|alorig-base:bookworm"
   "portainer|portainer/portainer-ce:2.21.5|harness/images/portainer|alorig-base:bookworm"
+  "prometheus|prom/prometheus:v2.53.3|harness/images/prometheus|alorig-base:trixie"
+  "alertmanager|prom/alertmanager:v0.28.1|harness/images/alertmanager|alorig-base:trixie"
+  "node-exporter|prom/node-exporter:v1.9.0|harness/images/node-exporter|alorig-base:trixie"
+  "postgres-exporter|quay.io/prometheuscommunity/postgres-exporter:v0.17.1|harness/images/postgres-exporter|alorig-base:trixie"
+  "redis-exporter|oliver006/redis_exporter:v1.69.0|harness/images/redis-exporter|alorig-base:trixie"
   "vps|alorig-vps:trixie|harness/images/vps|alorig-base:trixie"
   "reference-app|alorig/reference-app:latest|app_sources/reference|alorig-base:bookworm"
 )
@@ -194,7 +199,7 @@ for o in "${ONLY[@]}"; do
     IFS='|' read -r short name _ _ <<<"$row"
     [ "$o" = "$short" ] || [ "$o" = "$name" ] && known=1
   done
-  [ "$known" = 1 ] || die "--only: unknown image '$o' (known: postgres redis pgbouncer caddy flower portainer vps reference-app, or their image names)"
+  [ "$known" = 1 ] || die "--only: unknown image '$o' (known: postgres redis pgbouncer caddy flower portainer prometheus alertmanager node-exporter postgres-exporter redis-exporter vps reference-app, or their image names)"
 done
 
 T_START=$(secs)

@@ -18,6 +18,11 @@ IMAGES=(
   "caddy:2"
   "mher/flower:2.0"
   "portainer/portainer-ce:2.21.5"
+  "prom/prometheus:v2.53.3"
+  "prom/alertmanager:v0.28.1"
+  "prom/node-exporter:v1.9.0"
+  "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
+  "oliver006/redis_exporter:v1.69.0"
   "alorig/reference-app:latest"
 )
 OPTIONAL=("alorig/reference-app:latest")

@@ -38,6 +38,11 @@ IMAGES = {
     "caddy": "caddy:2",
     "flower": "mher/flower:2.0",
     "portainer": "portainer/portainer-ce:2.21.5",
+    "prometheus": "prom/prometheus:v2.53.3",
+    "alertmanager": "prom/alertmanager:v0.28.1",
+    "node_exporter": "prom/node-exporter:v1.9.0",
+    "postgres_exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
+    "redis_exporter": "oliver006/redis_exporter:v1.69.0",
     "vps": "alorig-vps:trixie",
 }
 # HARNESSTEST_IMAGE_<KEY>=other:tag runs the contract tests against another image (e.g. a
@@ -470,6 +475,276 @@ def test_portainer_standin(res: Resources):
     assert http(f"{base}/api/auth", method="POST", data={**creds, "Password": "nope"})[0] == 422
     cfg = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", IMAGES["portainer"]).stdout)
     assert "/data" in cfg["Volumes"]
+
+
+# --------------------------------------------------------------------------- monitoring
+# The Prometheus stack: Debian builds of the same upstream versions under the production
+# names. Each test checks the image configuration a compose file relies on (entrypoint, CMD,
+# user, workdir, port), that the container runs as the production user with that entrypoint,
+# the upstream version, and /metrics on a port published on 127.0.0.1.
+PROM_CMD = ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
+            "--web.console.libraries=/usr/share/prometheus/console_libraries",
+            "--web.console.templates=/usr/share/prometheus/consoles"]
+# The smallest command set with which redis_exporter 1.69 (REDIS_EXPORTER_CHECK_SINGLE_KEYS on a
+# list) reports redis_up 1 and the key size without an error in its log. Each one is needed:
+# without it the exporter logs an error (client|setname, latency|latest, latency|histogram,
+# type, memory|usage, llen, select) or reports redis_up 0 (info). Denied silently (the
+# exporter only drops those metrics): config|get (redis_config_*), slowlog|len, slowlog|get.
+REDIS_EXPORTER_ACL = ("-@all +info +client|setname +latency|latest +latency|histogram "
+                      "+select +type +memory|usage +llen %R~app:celery")
+
+
+def image_config(image: str) -> dict:
+    return json.loads(docker("image", "inspect", "--format", "{{json .Config}}", image).stdout)
+
+
+def version_text(image: str, *args: str) -> str:
+    """Output (stdout + stderr) of the image's entrypoint run with ARGS, no network."""
+    proc = docker("run", "--rm", "--network", "none", image, *args, timeout=60)
+    return proc.stdout + proc.stderr
+
+
+def proc1_ids(container: str) -> tuple[str, str, str]:
+    """(uid, gid, argv[0]) of the container's main process."""
+    status = exec_(container, "cat", "/proc/1/status").stdout
+    uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
+    gid = next(line.split()[1] for line in status.splitlines() if line.startswith("Gid:"))
+    argv0 = exec_(container, "cat", "/proc/1/cmdline").stdout.split("\0")[0]
+    return uid, gid, argv0
+
+
+def get_ok(url: str, what: str, timeout: float = 60) -> str:
+    """Body of URL once it answers 200 (bounded wait)."""
+    status, body = wait_until(lambda: (lambda r: r if r[0] == 200 else None)(http(url)), timeout, what=what)
+    return body
+
+
+def metric_lines(body: str, name: str) -> list[str]:
+    return [line for line in body.splitlines() if line.startswith((name + "{", name + " "))]
+
+
+def log_errors(container: str) -> list[str]:
+    return [line for line in logs(container).splitlines()
+            if "level=error" in line.lower() or "level=fatal" in line.lower()]
+
+
+def test_prometheus_config_rules_reload_and_promtool(res: Resources, tmp_path: Path):
+    image = IMAGES["prometheus"]
+    cfg = image_config(image)
+    assert cfg["Entrypoint"] == ["/bin/prometheus"]
+    assert cfg["Cmd"] == PROM_CMD
+    assert cfg["User"] == "nobody" and cfg["WorkingDir"] == "/prometheus"
+    assert "/prometheus" in cfg["Volumes"] and "9090/tcp" in cfg["ExposedPorts"]
+    assert "prometheus, version 2.53.3" in version_text(image, "--version")
+    # the image's own default configuration is valid; config and data dirs belong to nobody
+    default = docker("run", "--rm", "--network", "none", "--entrypoint", "/bin/promtool", image,
+                     "check", "config", "/etc/prometheus/prometheus.yml", check=False)
+    assert default.returncode == 0, default.stdout + default.stderr
+    owners = docker("run", "--rm", "--network", "none", "--entrypoint", "stat", image,
+                    "-c", "%u:%g", "/etc/prometheus", "/prometheus").stdout.split()
+    assert owners == ["65534:65534", "65534:65534"]
+
+    conf = tmp_path / "prometheus"
+    rules = conf / "rules"
+    rules.mkdir(parents=True)
+    for path in (conf, rules):
+        path.chmod(0o755)
+    (conf / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 2s\n  evaluation_interval: 1s\n"
+        "rule_files:\n  - /etc/prometheus/rules/*.yml\n"
+        "scrape_configs:\n  - job_name: prometheus\n    static_configs:\n      - targets: ['localhost:9090']\n")
+
+    def rule_file(alert: str) -> str:
+        return (f"groups:\n  - name: harness\n    rules:\n      - alert: {alert}\n"
+                "        expr: up{job=\"prometheus\"} == 1\n        labels:\n          severity: info\n")
+    (rules / "alerts.yml").write_text(rule_file("HarnessFirst"))
+    (rules / "broken.rules").write_text("groups:\n  - name: broken\n    rules:\n      - alert: Broken\n"
+                                        "        expr: up ==\n")
+    data = res.volume("harnesstest_promdata")
+    name = "harnesstest_prometheus"
+    res.run(name, image, opts=("-p", "127.0.0.1::9090", "-v", f"{data}:/prometheus",
+                               "-v", f"{conf / 'prometheus.yml'}:/etc/prometheus/prometheus.yml:ro",
+                               "-v", f"{rules}:/etc/prometheus/rules:ro"))
+    base = f"http://127.0.0.1:{host_port(name, 9090)}"
+    assert "Ready" in get_ok(f"{base}/-/ready", "prometheus ready")
+    assert proc1_ids(name) == ("65534", "65534", "/bin/prometheus")
+    assert exec_(name, "stat", "-c", "%U", "/prometheus/wal").stdout.strip() == "nobody"  # TSDB in the volume
+
+    def query_up():
+        status, body = http(f"{base}/api/v1/query?query=up%7Bjob%3D%22prometheus%22%7D")
+        result = json.loads(body)["data"]["result"] if status == 200 else []
+        return result and result[0]["value"][1] == "1"
+    wait_until(query_up, 30, what="prometheus scraping itself")
+
+    def alert_names():
+        groups = json.loads(http(f"{base}/api/v1/rules")[1])["data"]["groups"]
+        return sorted(rule["name"] for group in groups for rule in group["rules"])
+    assert alert_names() == ["HarnessFirst"]
+
+    # promtool in the container: rule files and the configuration (which loads the rules)
+    ok = exec_(name, "promtool", "check", "rules", "/etc/prometheus/rules/alerts.yml", check=False)
+    assert ok.returncode == 0 and "SUCCESS" in ok.stdout + ok.stderr, ok.stdout + ok.stderr
+    bad = exec_(name, "promtool", "check", "rules", "/etc/prometheus/rules/broken.rules", check=False)
+    assert bad.returncode != 0
+    conf_ok = exec_(name, "/bin/promtool", "check", "config", "/etc/prometheus/prometheus.yml", check=False)
+    assert conf_ok.returncode == 0, conf_ok.stdout + conf_ok.stderr
+
+    # a changed rule file, SIGHUP: reloaded without a restart
+    started = docker("inspect", "--format", "{{.State.StartedAt}}", name).stdout
+    (rules / "alerts.yml").write_text(rule_file("HarnessSecond"))
+    docker("kill", "--signal", "HUP", name)
+    wait_until(lambda: alert_names() == ["HarnessSecond"], 30, what="rules reloaded after SIGHUP")
+    metrics = http(f"{base}/metrics")[1]
+    assert metric_lines(metrics, "prometheus_config_last_reload_successful") == [
+        "prometheus_config_last_reload_successful 1"]
+    assert 'version="2.53.3' in metric_lines(metrics, "prometheus_build_info")[0]
+    assert docker("inspect", "--format", "{{.State.StartedAt}}", name).stdout == started
+    assert docker("inspect", "--format", "{{.RestartCount}}", name).stdout.strip() == "0"
+    assert not log_errors(name), logs(name)
+
+
+def test_alertmanager_config_ready_and_amtool(res: Resources, tmp_path: Path):
+    image = IMAGES["alertmanager"]
+    cfg = image_config(image)
+    assert cfg["Entrypoint"] == ["/bin/alertmanager"]
+    assert cfg["Cmd"] == ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"]
+    assert cfg["User"] == "nobody" and cfg["WorkingDir"] == "/alertmanager"
+    assert "/alertmanager" in cfg["Volumes"] and "9093/tcp" in cfg["ExposedPorts"]
+    assert "alertmanager, version 0.28.1" in version_text(image, "--version")
+    owners = docker("run", "--rm", "--network", "none", "--entrypoint", "stat", image,
+                    "-c", "%u:%g", "/etc/alertmanager", "/alertmanager").stdout.split()
+    assert owners == ["65534:65534", "65534:65534"]
+
+    conf = tmp_path / "alertmanager.yml"
+    conf.write_text("route:\n  receiver: harness-hook\n  group_by: ['alertname']\n"
+                    "receivers:\n  - name: harness-hook\n    webhook_configs:\n"
+                    "      - url: 'http://127.0.0.1:5001/'\n")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("route:\n  receiver: nobody-defined\nreceivers: []\n")
+    name = "harnesstest_alertmanager"
+    res.run(name, image, opts=("-p", "127.0.0.1::9093",
+                               "-v", f"{conf}:/etc/alertmanager/alertmanager.yml:ro",
+                               "-v", f"{broken}:/etc/alertmanager/broken.yml:ro"))
+    base = f"http://127.0.0.1:{host_port(name, 9093)}"
+    get_ok(f"{base}/-/ready", "alertmanager ready")
+    assert proc1_ids(name) == ("65534", "65534", "/bin/alertmanager")
+    status = json.loads(get_ok(f"{base}/api/v2/status", "alertmanager status"))
+    assert status["versionInfo"]["version"].startswith("0.28.1")
+    assert "harness-hook" in status["config"]["original"]
+
+    ok = exec_(name, "amtool", "check-config", "/etc/alertmanager/alertmanager.yml", check=False)
+    assert ok.returncode == 0 and "SUCCESS" in ok.stdout + ok.stderr, ok.stdout + ok.stderr
+    bad = exec_(name, "/bin/amtool", "check-config", "/etc/alertmanager/broken.yml", check=False)
+    assert bad.returncode != 0
+    # amtool talks to the API: an alert posted with it is listed
+    exec_(name, "amtool", "--alertmanager.url=http://127.0.0.1:9093", "alert", "add", "HarnessAlert", "severity=info")
+    wait_until(lambda: "HarnessAlert" in exec_(name, "amtool", "--alertmanager.url=http://127.0.0.1:9093",
+                                               "alert", "query").stdout, 30, what="amtool alert query")
+    metrics = http(f"{base}/metrics")[1]
+    assert metric_lines(metrics, "alertmanager_config_last_reload_successful") == [
+        "alertmanager_config_last_reload_successful 1"]
+    assert not log_errors(name), logs(name)
+
+
+def test_node_exporter_metrics(res: Resources):
+    image = IMAGES["node_exporter"]
+    cfg = image_config(image)
+    assert cfg["Entrypoint"] == ["/bin/node_exporter"] and not cfg.get("Cmd")
+    assert cfg["User"] == "nobody" and cfg.get("WorkingDir", "") in ("", "/")
+    assert "9100/tcp" in cfg["ExposedPorts"]
+    assert "node_exporter, version 1.9.0" in version_text(image, "--version")
+    name = "harnesstest_node_exporter"
+    res.run(name, image, "--collector.processes", opts=("-p", "127.0.0.1::9100"))
+    body = get_ok(f"http://127.0.0.1:{host_port(name, 9100)}/metrics", "node_exporter metrics")
+    uid, gid, _ = proc1_ids(name)
+    assert (uid, gid) == ("65534", "65534")
+    assert 'version="1.9.0"' in metric_lines(body, "node_exporter_build_info")[0]
+    assert metric_lines(body, "node_cpu_seconds_total") and metric_lines(body, "node_memory_MemTotal_bytes")
+    assert metric_lines(body, "node_processes_threads")  # arguments reach the exporter
+    # upstream's default collectors: no systemd collector (Debian's build enables it)
+    assert 'collector="systemd"' not in body
+    # enabling it explicitly still works (the flag is not passed twice); it fails without D-Bus
+    name2 = "harnesstest_node_exporter_systemd"
+    res.run(name2, image, "--collector.systemd", opts=("-p", "127.0.0.1::9100"))
+    body2 = get_ok(f"http://127.0.0.1:{host_port(name2, 9100)}/metrics", "node_exporter --collector.systemd")
+    assert 'node_scrape_collector_success{collector="systemd"} 0' in body2
+
+
+def test_postgres_exporter_with_pg_monitor_role(res: Resources, tmp_path: Path):
+    image = IMAGES["postgres_exporter"]
+    cfg = image_config(image)
+    assert cfg["Entrypoint"] == ["/bin/postgres_exporter"] and not cfg.get("Cmd")
+    assert cfg["User"] == "nobody" and "9187/tcp" in cfg["ExposedPorts"]
+    assert "postgres_exporter, version 0.17.1" in version_text(image, "--version")
+
+    server = "harnesstest_pgexp_db"
+    res.run(server, IMAGES["postgres"], opts=("-e", "POSTGRES_PASSWORD=admin-pw"))
+    wait_until(lambda: pg_ready(server, "postgres", "postgres"), 90, what="postgres ready")
+    psql(server, "postgres", "postgres", "CREATE ROLE metrics LOGIN PASSWORD 'metrics-Pw_42'")
+    psql(server, "postgres", "postgres", "GRANT pg_monitor TO metrics")
+    assert psql(server, "postgres", "postgres",
+                "SELECT string_agg(r.rolname, ',') FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
+                "WHERE m.member = 'metrics'::regrole") == "pg_monitor"
+    secret = tmp_path / "pg_exporter_password"
+    secret.write_text("metrics-Pw_42\n")  # trailing newline: the exporter trims it
+    os.chown(secret, 65534, 65534)
+    secret.chmod(0o400)
+    name = "harnesstest_postgres_exporter"
+    res.run(name, image, opts=(
+        "-p", "127.0.0.1::9187",
+        "-e", f"DATA_SOURCE_URI={server}:5432/postgres?sslmode=disable",
+        "-e", "DATA_SOURCE_USER=metrics",
+        "-e", "DATA_SOURCE_PASS_FILE=/run/secrets/pg_exporter_password",
+        "-v", f"{secret}:/run/secrets/pg_exporter_password:ro",
+    ))
+    url = f"http://127.0.0.1:{host_port(name, 9187)}/metrics"
+    body = wait_until(lambda: (lambda r: r[1] if r[0] == 200 and "\npg_up 1\n" in r[1] else None)(http(url)),
+                      30, what="postgres_exporter pg_up 1")
+    assert proc1_ids(name) == ("65534", "65534", "/bin/postgres_exporter")
+    assert metric_lines(body, "pg_stat_activity_count")
+    assert metric_lines(body, "pg_exporter_last_scrape_error") == ["pg_exporter_last_scrape_error 0"]
+    failed = [line for line in metric_lines(body, "pg_scrape_collector_success") if line.endswith(" 0")]
+    assert not failed, failed
+    assert 'version="0.17.1"' in metric_lines(body, "postgres_exporter_build_info")[0]
+    assert not log_errors(name), logs(name)
+
+
+def test_redis_exporter_acl_user_and_single_key(res: Resources):
+    image = IMAGES["redis_exporter"]
+    cfg = image_config(image)
+    assert cfg["Entrypoint"] == ["/redis_exporter"] and not cfg.get("Cmd")
+    assert cfg["User"] == "59000:59000" and "9121/tcp" in cfg["ExposedPorts"]
+    assert "Redis Metrics Exporter 1.69.0" in version_text(image, "-version")
+
+    server = "harnesstest_redisexp_db"
+    res.run(server, IMAGES["redis"], "--requirepass", "admin-pw")
+    wait_until(lambda: "PONG" in exec_(server, "redis-cli", "-a", "admin-pw", "--no-auth-warning", "ping").stdout,
+               30, what="redis ready")
+
+    def admin(*args: str) -> str:
+        return exec_(server, "redis-cli", "-a", "admin-pw", "--no-auth-warning", *args).stdout.strip()
+    assert admin("-n", "1", "RPUSH", "app:celery", "t1", "t2", "t3") == "3"
+    assert admin("ACL", "SETUSER", "exporter", "reset", "on", ">exporter-pw", *REDIS_EXPORTER_ACL.split()) == "OK"
+    admin("ACL", "LOG", "RESET")
+    name = "harnesstest_redis_exporter"
+    res.run(name, image, opts=(
+        "-p", "127.0.0.1::9121",
+        "-e", f"REDIS_ADDR=redis://{server}:6379", "-e", "REDIS_USER=exporter", "-e", "REDIS_PASSWORD=exporter-pw",
+        "-e", "REDIS_EXPORTER_CHECK_SINGLE_KEYS=db1=app:celery",
+    ))
+    url = f"http://127.0.0.1:{host_port(name, 9121)}/metrics"
+    body = wait_until(lambda: (lambda r: r[1] if r[0] == 200 and "\nredis_up 1\n" in r[1] else None)(http(url)),
+                      30, what="redis_exporter redis_up 1")
+    assert metric_lines(body, "redis_key_size") == ['redis_key_size{db="db1",key="app:celery"} 3']
+    assert proc1_ids(name) == ("59000", "59000", "/redis_exporter")
+    # the length is read on every scrape
+    admin("-n", "1", "RPUSH", "app:celery", "t4")
+    assert metric_lines(http(url)[1], "redis_key_size") == ['redis_key_size{db="db1",key="app:celery"} 4']
+    assert not log_errors(name), logs(name)
+    # what the user was refused: only the commands the exporter tolerates silently
+    acl_log = admin("ACL", "LOG", "100").splitlines()
+    denied = {acl_log[i + 1] for i, line in enumerate(acl_log[:-1]) if line == "object"}
+    assert denied <= {"config|get", "slowlog|len", "slowlog|get"}, denied
 
 
 # --------------------------------------------------------------------------- VPS
