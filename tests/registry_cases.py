@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # The variables of the infrastructure vault (production-grade values in the base).
 INFRA_VAULT = ("vault_postgres_superuser_password", "vault_redis_admin_password",
                "vault_cloudflare_api_token", "vault_portainer_admin_password",
-               "vault_flower_password")
+               "vault_flower_password", "vault_monitoring_postgres_password",
+               "vault_monitoring_redis_password")
 PLATFORM_KEYS = ("alorig_environment", "alorig_host_ram_mb", "alorig_ram_headroom_mb",
                  "alorig_shared_ram_budget_mb", "alorig_os_ram_budget_mb", "alorig_thresholds",
                  "alorig_domains", "alorig_reserved_ports", "alorig_legacy_containers",
@@ -33,6 +34,13 @@ PLATFORM_KEYS += ("alorig_backup_enabled", "alorig_backup_schedule", "alorig_bac
                   "alorig_backup_max_age_hours", "alorig_backup_drill_max_age_days")
 PLATFORM_KEYS += ("alorig_pgbouncer_enabled", "alorig_pgbouncer_max_client_conn",
                   "alorig_redis_maxmemory_policy", "alorig_redis_cache_ttl")
+PLATFORM_KEYS += ("alorig_monitoring_enabled", "alorig_monitoring_retention_days",
+                  "alorig_monitoring_retention_gb", "alorig_monitoring_scrape_interval_seconds",
+                  "alorig_monitoring_alert_for", "alorig_monitoring_tls_expiry_hours",
+                  "alorig_monitoring_disk_free_percent", "alorig_monitoring_restart_loop",
+                  "alorig_alert_webhooks", "alorig_alert_email")
+# The alerts' receivers (group_vars/all/platform.yml alorig_alert_*).
+ALERT_VAULT = ("vault_alert_webhook_urls", "vault_alert_smtp_password")
 # The backups' vault (roles/backup): the repository passphrase and the SSH key.
 BACKUP_VAULT = ("vault_backup_passphrase", "vault_backup_ssh_private_key")
 # A public address that no test ever sends traffic to: validation only reads it.
@@ -105,7 +113,7 @@ def base_variables():
 def model_inputs(variables, roles_path=None, groups=None):
     """The registry model's input, built from the variables as group_vars/all/registry.yml does."""
     platform = dict((k, variables[k]) for k in PLATFORM_KEYS if k in variables)
-    vault = dict((k, variables.get(k)) for k in INFRA_VAULT + BACKUP_VAULT)
+    vault = dict((k, variables.get(k)) for k in INFRA_VAULT + BACKUP_VAULT + ALERT_VAULT)
     vault["vault_alorig_app_secrets"] = variables.get("vault_alorig_app_secrets")
     return {
         "apps": variables.get("alorig_apps"),
@@ -119,6 +127,8 @@ def model_inputs(variables, roles_path=None, groups=None):
 def secret_values(variables):
     """Every secret value of the variables (tests assert none is ever printed)."""
     values = [variables.get(k) for k in INFRA_VAULT + BACKUP_VAULT]
+    values += [variables.get("vault_alert_smtp_password")]
+    values += list((variables.get("vault_alert_webhook_urls") or {}).values())
     for app in (variables.get("vault_alorig_app_secrets") or {}).values():
         if isinstance(app, dict):
             values += list(app.values())
@@ -553,10 +563,10 @@ OLD_CASES = [
     ("secrets-list-without-db-password", m_secrets_without_db_password,
      ["app 'observer'", "secrets", "'db_password'"]),
     ("ram-over-limit", m_ram_over_limit,
-     ["RAM budget: apps 10480 MB + infrastructure 2624 MB + OS 1024 MB = 14128 MB exceeds "
+     ["RAM budget: apps 10480 MB + infrastructure 3024 MB + OS 1024 MB = 14528 MB exceeds "
       "13312 MB (host 16384 MB - headroom 3072 MB)", "psydge 5000 MB"]),
     ("ram-host-smaller", m_ram_host_smaller,
-     ["RAM budget", "10920 MB exceeds 9216 MB (host 12288 MB - headroom 3072 MB)"]),
+     ["RAM budget", "11320 MB exceeds 9216 MB (host 12288 MB - headroom 3072 MB)"]),
     ("unknown-key-typo", m_unknown_key_typo,
      ["app 'igny8'", "redis_db is an unknown key"]),
     ("unknown-nested-key", m_unknown_nested_key,
@@ -1173,6 +1183,36 @@ NEW_CASES = [
          ["alorig_redis_maxmemory_policy 'volatile_lru'", "not a Redis eviction policy"]),
     Case("cache-ttl-none", _set(((A, "observer", "redis", "cache_ttl"), None)),
          ["app 'observer'", "redis.cache_ttl", "positive integer"]),
+    # -- the continuous monitoring (module_utils monitoring_model) -------------------------
+    Case("monitoring-enabled-word", _set((("alorig_monitoring_enabled",), "sometimes")),
+         ["platform: alorig_monitoring_enabled", "true or false"]),
+    Case("monitoring-without-budget", _del("alorig_shared_ram_budget_mb", "prometheus"),
+         ["alorig_monitoring_enabled is true", "alorig_shared_ram_budget_mb has no prometheus"]),
+    Case("monitoring-password-missing", _del("vault_monitoring_redis_password"),
+         ["vault: vault_monitoring_redis_password is not defined"]),
+    Case("monitoring-alert-for-typo", _set((("alorig_monitoring_alert_for",),
+                                            {"celery_queue": "5m"})),
+         ["alorig_monitoring_alert_for.celery_queue is not an alert", "celery_queue_length"]),
+    Case("monitoring-alert-for-not-duration", _set((("alorig_monitoring_alert_for",),
+                                                    {"steady_state_ram_mb": "1 hour"})),
+         ["alorig_monitoring_alert_for.steady_state_ram_mb", "duration", "'1 hour'"]),
+    Case("monitoring-interval-too-short", _set((("alorig_monitoring_scrape_interval_seconds",), 1)),
+         ["alorig_monitoring_scrape_interval_seconds", "from 5 to 300", "1"]),
+    Case("monitoring-webhook-without-url", _set((("alorig_alert_webhooks",), ["ops"])),
+         ["vault: vault_alert_webhook_urls.ops is not defined"]),
+    Case("monitoring-webhook-url-not-http", _do(
+        _set((("alorig_alert_webhooks",), ["ops"])),
+        _set((("vault_alert_webhook_urls",), {"ops": "hooks.example.com/x"}))),
+         ["vault: vault_alert_webhook_urls.ops", "http:// or https:// URL"]),
+    Case("monitoring-email-smarthost", _set((("alorig_alert_email",),
+                                             {"to": "ops@alorig.com", "from": "a@alorig.com",
+                                              "smarthost": "smtp.example.com"})),
+         ["alorig_alert_email.smarthost must be host:port", "'smtp.example.com'"]),
+    Case("monitoring-email-password-missing", _set((("alorig_alert_email",),
+                                                    {"to": "ops@alorig.com", "from": "a@alorig.com",
+                                                     "smarthost": "smtp.example.com:587",
+                                                     "username": "a@alorig.com"})),
+         ["vault: vault_alert_smtp_password is not defined", "alorig_alert_email.username"]),
 ]
 
 CASES = [Case(i, _wrap_old(m), f) for i, m, f in OLD_CASES] + NEW_CASES
@@ -1197,4 +1237,17 @@ VALID = [
     ("pgbouncer-on-with-pools", _do(_set((("alorig_pgbouncer_enabled",), True)),
                                     _set(((A, "psydge", "database", "pool_size"), 9)))),
     ("worker-replicas", lambda v: _c(v, "igny8", "igny8_celery_worker").update(replicas=3)),
+    ("monitoring-off-without-its-budget-or-logins", _do(
+        _set((("alorig_monitoring_enabled",), False)),
+        _del("alorig_shared_ram_budget_mb", "prometheus"),
+        _del("vault_monitoring_postgres_password"), _del("vault_monitoring_redis_password"))),
+    ("monitoring-receivers", _do(
+        _set((("alorig_alert_webhooks",), ["ops", "chat"])),
+        _set((("vault_alert_webhook_urls",), {"ops": "https://hooks.example.com/a",
+                                              "chat": "http://10.0.0.5:8080/hook"})),
+        _set((("alorig_alert_email",), {"to": "ops@alorig.com", "from": "a@alorig.com",
+                                        "smarthost": "smtp.example.com:587",
+                                        "username": "a@alorig.com"})),
+        _set((("vault_alert_smtp_password",), "Smtp-pass-4f9d2c81a7e3b6")),
+        _set((("alorig_monitoring_alert_for",), {"celery_queue_length": "90s"})))),
 ]

@@ -184,7 +184,7 @@ DATABASE_KEYS = (("name", "owner", "extensions", "connection_limit"), ("pool_siz
 RESERVED_DATABASES = frozenset(("postgres", "template0", "template1"))
 # Role names PostgreSQL itself refuses or gives a meaning ("role name "public" is reserved").
 RESERVED_PG_ROLES = frozenset(("postgres", "public", "none", "current_user", "current_role",
-                               "session_user", "user"))
+                               "session_user", "user", "alorig_metrics"))
 REDIS_KEYS = (("db", "prefix"), ("cache_ttl",))
 REDIS_DB_MAX = 15
 # Redis users the platform defines itself (redis_prefix: the default user is disabled).
@@ -204,16 +204,18 @@ CONTAINER_KINDS = CONTAINER_KINDS_WITH_PORT + CONTAINER_KINDS_WITHOUT_PORT
 # (alorig_admin) all start with it, so no app key may.
 PLATFORM_NAMESPACE = "alorig"
 INFRA_CONTAINERS = frozenset(("alorig_postgres", "alorig_redis", "alorig_caddy",
-                              "alorig_portainer", "alorig_flower", "alorig_pgbouncer"))
+                              "alorig_portainer", "alorig_flower", "alorig_pgbouncer",
+                              "alorig_prometheus", "alorig_alertmanager", "alorig_node_exporter",
+                              "alorig_postgres_exporter", "alorig_redis_exporter"))
 # Containers the app deployment creates besides the registry's: <app>_<suffix>.
 ONE_SHOT_SUFFIXES = ("migrate", "export_frontend", "candidate")
 # Compose files the platform writes besides docker-compose.<compose_name>.yml of the apps.
-RESERVED_COMPOSE_NAMES = frozenset(("infra", "caddy", "pgbouncer"))
+RESERVED_COMPOSE_NAMES = frozenset(("infra", "caddy", "pgbouncer", "monitoring"))
 # Roles of the platform that are not app roles.
 PLATFORM_ROLES = frozenset(("alorig_app", "alorig_infra", "alorig_monitor", "caddy",
                             "cloudflare_dns", "postgres_db", "redis_prefix", "legacy_prune",
                             "igny8_migration", "igny8_staging_data", "host_baseline",
-                            "pgbouncer"))
+                            "pgbouncer", "monitoring"))
 # Docker refuses a memory limit below 6 MiB.
 DOCKER_MIN_MEMORY_MB = 6
 DEFAULT_MEMORY_WEIGHTS = {"backend": 4, "channels": 3, "node": 2, "celery_worker": 3,
@@ -253,6 +255,8 @@ INFRA_PORTS = {
     6379: "Redis",
     9000: "Portainer",
     9443: "Portainer HTTPS",
+    9090: "Prometheus",
+    9093: "Alertmanager",
 }
 
 REQUIRED_THRESHOLDS = ("steady_state_ram_mb", "oom_kills", "postgres_connections",
@@ -1462,6 +1466,10 @@ class _Validator:
             required.append("vault_portainer_admin_password")
         if p.get("alorig_infra_flower_enabled", False) is True:
             required.append("vault_flower_password")
+        monitoring = p.get("alorig_monitoring_enabled", True)
+        if monitoring is None or str(monitoring).strip().lower() in ("true", "yes", "on"):
+            # the exporters' own logins (module_utils monitoring_model)
+            required += ["vault_monitoring_postgres_password", "vault_monitoring_redis_password"]
         values = dict(app_secret_values)
         for name in required:
             value = vault.get(name)

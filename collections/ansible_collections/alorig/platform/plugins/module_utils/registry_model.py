@@ -58,6 +58,11 @@ when there is none, the projection — every role's input:
     the server's eviction policy and the default cache TTL.
 ``monitor_actions``
     per monitored threshold, the seed's action and the variable that takes it.
+``monitoring``
+    the continuous monitoring stack (module_utils ``monitoring_model``): whether it runs,
+    its containers, retention, interval, the exporters' login and the queue keys they read,
+    the hosts whose certificates are watched, the alert receivers (names; their secrets stay
+    in the vault) and the alert rules generated from the thresholds and the apps.
 ``backup``
     the backups (module_utils ``backup_model``): whether they are on (a host in the
     inventory's ``alorig_backup`` group), that host, the VPS's public key derived from
@@ -83,6 +88,7 @@ except ImportError:  # pragma: no cover - Python 2
     from urllib import quote
 
 from ansible_collections.alorig.platform.plugins.module_utils import backup_model
+from ansible_collections.alorig.platform.plugins.module_utils import monitoring_model
 from ansible_collections.alorig.platform.plugins.module_utils import services_model
 from ansible_collections.alorig.platform.plugins.module_utils.registry import (
     DEFAULT_MEMORY_WEIGHTS,
@@ -157,6 +163,7 @@ def errors_of(inputs):
                                 vault.get("vault_alorig_app_secrets"), roles,
                                 vault=vault if "vault" in inputs else None)
     errors += services_model.errors(platform)
+    errors += monitoring_model.errors(platform, vault)
     environment = platform.get("alorig_environment") or "production"
     errors += backup_model.errors(platform, vault if "vault" in inputs else {},
                                   inputs.get("groups") or {}, environment,
@@ -370,6 +377,7 @@ def project(inputs):
     for key in owned:
         owned[key] = sorted(owned[key])
 
+    monitor_apps = [monitor_app(app, entry) for app, entry in enabled]
     return {
         "apps": specs,
         "app_roles": roles,
@@ -379,7 +387,7 @@ def project(inputs):
         "redis_users": redis_users,
         "redis_passwords": redis_passwords,
         "caddy_sites": [{"host": host, "routes": sites[host]} for host in site_order],
-        "monitor_apps": [monitor_app(app, entry) for app, entry in enabled],
+        "monitor_apps": monitor_apps,
         "rollout": [{"app": app, "title": entry["title"], "role": _role_of(app, entry)}
                     for app, entry in enabled],
         "owned": owned,
@@ -388,4 +396,6 @@ def project(inputs):
         "pgbouncer": services["pgbouncer"],
         "redis": services["redis"],
         "monitor_actions": services_model.monitor_actions(platform),
+        "monitoring": monitoring_model.project(platform, inputs.get("vault") or {},
+                                               monitor_apps),
     }

@@ -166,6 +166,9 @@ def monitor_actions(platform):
         "oom_kills": (
             "reduce workers: lower the killed container's concurrency or replicas in "
             "alorig_apps, or raise its app's ram_budget_mb"),
+        "app_ram_p95_mb": (
+            "the app runs above its budget: lower its workers (concurrency, replicas) or raise "
+            "its ram_budget_mb in alorig_apps (the RAM sum must still fit)"),
         "steady_state_ram_mb": (
             "upgrade the VPS or move an app to its own host (seed 001 §10); meanwhile "
             "reduce workers (concurrency, replicas) of the largest apps"),
