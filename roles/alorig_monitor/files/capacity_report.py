@@ -7,13 +7,20 @@ CONFIG_JSON: {"apps": [{"name", "title", "ram_budget_mb", "containers": [...]}],
               "infra": {"<container>": budget_mb}, "thresholds": {...},
               "upgrade_trigger_mb", "host_ram_mb", "current_app", "generated_at",
               "reboot_required": {"required": bool, "packages": [...]},
-              "backup": {"enabled", "max_age_hours", "drill_max_age_days"}}
-Writes OUT_DIR/capacity.json and capacity.svg (and capacity-after-<app>.*
-when current_app is set); prints the report JSON (with "violations").
+              "backup": {"enabled", "max_age_hours", "drill_max_age_days"},
+              "history_min_coverage_hours" (default 1)}
+With the RAM history from Prometheus (METRICS_JSON's "history", collect_metrics.py)
+covering at least history_min_coverage_hours, the steady-state check takes the p95
+over the window instead of the sample, and each app's p95 is checked against its
+budget (app_ram_p95_mb); the firing/pending alerts are copied (never a violation).
+Writes OUT_DIR/capacity.json, capacity.svg and capacity-trend.svg (the last 24 h
+and 7 days; and capacity-after-<app>.*, capacity-trend-after-<app>.svg when
+current_app is set); prints the report JSON (with "violations").
 Standard library only.
 """
 import datetime
 import json
+import math
 import os
 import sys
 from xml.sax.saxutils import escape
@@ -103,19 +110,56 @@ def owner_of(config, container=None, queue_key=None):
     return None
 
 
-def action_for(metric, config, longest, oom):
+def action_for(metric, config, longest, oom, app=None):
     """The seed's action for a crossed threshold (config["actions"], from the registry
-    model) with the apps it concerns, or "" for a metric without one."""
-    action = (config.get("actions") or {}).get(metric, "")
+    model) with the apps it concerns, or "" for a metric without one. An app above its
+    budget (app_ram_p95_mb) takes the OOM kills' action (fewer workers or a larger
+    ram_budget_mb) unless the actions name one of its own."""
+    actions = config.get("actions") or {}
+    action = actions.get(metric, "")
     apps = []
     if metric == "celery_queue_length":
         apps = [owner_of(config, queue_key=longest.get("key"))]
     elif metric == "oom_kills":
         apps = [owner_of(config, container=name) for name in oom]
+    elif metric == "app_ram_p95_mb":
+        action = action or actions.get("oom_kills", "")
+        apps = [app]
     apps = sorted(set(a for a in apps if a))
     if action and apps:
         action += " (alorig_apps: %s)" % ", ".join(apps)
     return action
+
+
+def _hours(value):
+    """5.3 -> "5.3", 24.0 -> "24"."""
+    return "%g" % round(float(value), 1)
+
+
+def min_coverage_hours(config):
+    """config["history_min_coverage_hours"] (default 1; a string when Ansible templated it)."""
+    value = config.get("history_min_coverage_hours")
+    return 1.0 if value in (None, "") else float(value)
+
+
+def history_state(metrics, config):
+    """(used, reason, history): whether the RAM history collected from Prometheus
+    (metrics["history"]) covers enough hours to gate on, why (not), and the history
+    (None when there is none)."""
+    if "history" not in metrics:
+        return False, "no Prometheus configured", None
+    history = metrics.get("history")
+    failures = [e[len("history: "):] for e in metrics.get("errors") or [] if e.startswith("history: ")]
+    if not history:
+        return False, "; ".join(failures) or "Prometheus gave no history", None
+    minimum = min_coverage_hours(config)
+    coverage = history.get("coverage_hours") or 0.0
+    if coverage < minimum:
+        return False, "only %s h of history (min %s h)" % (_hours(coverage), _hours(minimum)), history
+    if history.get("total_p95_mb") is None:
+        return False, "Prometheus gave no p95 of the total%s" % ("".join(": " + f for f in failures[:1])), history
+    return True, "p95 over the last %s h (Prometheus, %s h of history)" % (
+        _hours(history.get("window_hours") or 24), _hours(coverage)), history
 
 
 def build_report(metrics, config):
@@ -135,8 +179,16 @@ def build_report(metrics, config):
     oom = sorted(n for n, c in containers.items() if c.get("oom_killed"))
     longest = max(metrics.get("queues") or [{"key": None, "length": 0}], key=lambda q: q.get("length", 0))
     current = config.get("current_app") or ""
+    # The steady state: the p95 over the history window when Prometheus has enough of it,
+    # else the sample taken now.
+    used, reason, history = history_state(metrics, config)
+    if used:
+        steady, steady_detail = history["total_p95_mb"], "%s; sample now %.0f MB" % (reason, total)
+    else:
+        steady, steady_detail = total, "sample (no history: %s)" % reason
     checks = [
-        ("steady_state_ram_mb", total, thresholds["steady_state_ram_mb"], "MB", total < thresholds["steady_state_ram_mb"]),
+        ("steady_state_ram_mb", steady, thresholds["steady_state_ram_mb"], steady_detail,
+         steady < thresholds["steady_state_ram_mb"]),
         ("oom_kills", len(oom), thresholds["oom_kills"], "containers " + (", ".join(oom) or "none"),
          len(oom) <= thresholds["oom_kills"]),
         ("postgres_connections", metrics.get("postgres_connections"), thresholds["postgres_connections"], "",
@@ -147,18 +199,27 @@ def build_report(metrics, config):
         ("celery_queue_length", longest.get("length", 0), thresholds["celery_queue_length"],
          "queue %s" % longest.get("key"), longest.get("length", 0) < thresholds["celery_queue_length"]),
     ]
+    # Each app's p95 over the history window against its budget (only with enough history).
+    history_apps = (history or {}).get("apps") or {}
+    if used:
+        for app in apps:
+            p95 = (history_apps.get(app["name"]) or {}).get("p95_mb")
+            if p95 is not None:
+                checks.append(("app_ram_p95_mb", p95, app["ram_budget_mb"], "app %s" % app["name"],
+                               p95 <= app["ram_budget_mb"], app["name"]))
     extra_checks, backup = backup_checks(metrics, config)
     checks += extra_checks
     # A collected metric that could not be read fails its check: say why, not the action.
-    unread = "; ".join(metrics.get("errors") or []) or "no value collected"
+    unread = "; ".join(e for e in metrics.get("errors") or [] if not e.startswith("history: ")) \
+        or "no value collected"
     violations = []
-    for m, v, lim, d, ok in checks:
+    for m, v, lim, d, ok, *about in checks:
         if ok:
             continue
         if v is None and m in COLLECTED:
             d, action = "not measured: " + unread, ""
         else:
-            action = action_for(m, config, longest, oom)
+            action = action_for(m, config, longest, oom, app=about[0] if about else None)
         violations.append({"metric": m, "value": v, "limit": lim, "detail": d, "app": current,
                            "action": action})
     for app in apps:
@@ -176,7 +237,17 @@ def build_report(metrics, config):
             "backup": backup,
             # informational, never a violation: unattended-upgrades does not reboot
             "reboot_required": config.get("reboot_required") or {"required": False, "packages": []},
-            "checks": [{"metric": m, "value": v, "limit": lim, "ok": ok} for m, v, lim, _d, ok in checks],
+            "history": {"used": used, "reason": reason,
+                        "window_hours": (history or {}).get("window_hours"),
+                        "coverage_hours": (history or {}).get("coverage_hours"),
+                        "min_coverage_hours": min_coverage_hours(config),
+                        "total_p95_mb": (history or {}).get("total_p95_mb"),
+                        "total_max_mb": (history or {}).get("total_max_mb"),
+                        "apps": history_apps},
+            # informational, never a violation: Alertmanager has already notified them
+            "alerts": [a for a in (history or {}).get("alerts") or [] if a.get("state") in ("firing", "pending")],
+            "checks": [dict({"metric": m, "value": v, "limit": lim, "ok": ok}, **({"app": about[0]} if about else {}))
+                       for m, v, lim, _d, ok, *about in checks],
             "violations": violations}
 
 
@@ -214,8 +285,12 @@ def svg(report):
                                                                r["ram_mb"], r["ram_budget_mb"]))
         y += row_h
     y += 20
-    out.append('<text x="10" y="%d" font-weight="bold">Host total against the %d MB upgrade trigger</text>'
-               % (y, report["upgrade_trigger_mb"]))
+    steady = report.get("history") or {}
+    out.append('<text x="10" y="%d" font-weight="bold">Host total against the %d MB upgrade trigger%s</text>'
+               % (y, report["upgrade_trigger_mb"],
+                  escape(" - steady state (p95 over %s h): %.0f MB"
+                         % (_hours(steady.get("window_hours") or 24), steady["total_p95_mb"]))
+                  if steady.get("used") else ""))
     y += 12
     scale = max(report["host_ram_mb"], report["total_ram_mb"], 1)
     trig_x = left + bar_w * report["upgrade_trigger_mb"] / scale
@@ -253,6 +328,152 @@ def svg(report):
     return "\n".join(out) + "\n"
 
 
+# The trend picture: (series name, title, seconds shown).
+PERIODS = (("day", "last 24 h", 24 * 3600), ("week", "last 7 days", 7 * 24 * 3600))
+
+
+def _utc(stamp):
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime("%m-%d %H:%M")
+
+
+def _segments(points, step):
+    """The points split where a sample is missing (a gap longer than 1.5 steps)."""
+    segments = []
+    for point in points:
+        if not segments or point[0] - segments[-1][-1][0] > 1.5 * step:
+            segments.append([])
+        segments[-1].append(point)
+    return segments
+
+
+def _nice(value):
+    """The smallest round number (1, 1.2, 1.4 ... 8 times a power of ten) at or above value:
+    an axis' top."""
+    power = 10 ** math.floor(math.log10(max(value, 1)))
+    return next(power * f for f in (1, 1.2, 1.4, 1.6, 2, 2.5, 3, 4, 5, 6, 8, 10) if power * f >= value)
+
+
+def _chart(out, box, points, step, span, lines, title):
+    """A line chart of points ([[unix_ts, MB], ...]) over span = (start, end) in box
+    (x, y, width, height), with horizontal lines [(MB, label, colour, dashed)]."""
+    x, y, w, h = box
+    start, end = span
+    top = _nice(max([p[1] for p in points] + [line[0] for line in lines] + [1]) * 1.12)
+
+    def px(stamp):
+        return x + w * (stamp - start) / float(max(end - start, 1))
+
+    def py(value):
+        return y + h - h * value / top
+
+    out.append('<text x="%d" y="%d" font-weight="bold">%s</text>' % (x, y - 6, escape(title)))
+    out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#999"/>' % (x, y, w, h))
+    for value in (0, top / 2.0, top):
+        out.append('<text x="%d" y="%.1f" text-anchor="end" fill="#555">%.0f</text>' % (x - 4, py(value) + 4, value))
+    ticks = ((start, "start"), ((start + end) / 2.0, "middle"), (end, "end")) if w > 400 else \
+        ((start, "start"), (end, "end"))
+    for stamp, anchor in ticks:
+        out.append('<text x="%.1f" y="%d" text-anchor="%s" fill="#555">%s</text>'
+                   % (px(stamp), y + h + 13, anchor, escape(_utc(stamp) + (" UTC" if stamp == end else ""))))
+    above = any(p[1] > line[0] for p in points for line in lines[:1])
+    for segment in _segments(points, step):
+        if len(segment) == 1:
+            out.append('<circle cx="%.1f" cy="%.1f" r="2" fill="%s"/>'
+                       % (px(segment[0][0]), py(segment[0][1]), "#d9534f" if above else "#337ab7"))
+        else:
+            out.append('<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>'
+                       % ("#d9534f" if above else "#337ab7",
+                          " ".join("%.1f,%.1f" % (px(t), py(v)) for t, v in segment)))
+    for number, (value, label, colour, dashed) in enumerate(lines):
+        out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" stroke-width="1.5"%s/>'
+                   % (x, py(value), x + w, py(value), colour, ' stroke-dasharray="6,3"' if dashed else ""))
+        # the first label right above its line, the next one left below its own
+        out.append('<text x="%d" y="%.1f" text-anchor="%s" fill="%s">%s</text>'
+                   % (((x + w - 4, py(value) - 4, "end") if number % 2 == 0 else (x + 4, py(value) + 13, "start"))
+                      + (colour, escape(label))))
+    if not points:
+        out.append('<text x="%.1f" y="%.1f" text-anchor="middle" fill="#999">no data</text>'
+                   % (x + w / 2.0, y + h / 2.0))
+
+
+def trend_svg(report, history):
+    """The RAM history (metrics["history"] from collect_metrics.py): for the last 24 h and
+    the last 7 days, the host total against the upgrade trigger and the steady-state limit,
+    then each app against its budget; the firing/pending alerts below. Without history, one
+    line saying why."""
+    title = "Alorig VPS RAM trend%s" % (" after " + report["current_app"] if report["current_app"] else "")
+    state = report.get("history") or {}
+    series = (history or {}).get("series") or {}
+    has_points = any((series.get(name) or {}).get("total") or any(((series.get(name) or {}).get("apps") or {}).values())
+                     for name, _t, _s in PERIODS)
+    if not has_points:
+        why = state.get("reason") or "no Prometheus configured"
+        if history:
+            why = "no samples in Prometheus yet (%s)" % why
+        return ('<svg xmlns="http://www.w3.org/2000/svg" width="900" height="40" font-family="sans-serif" '
+                'font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n'
+                '<text x="10" y="24">' + escape("%s: no history - %s" % (title, why)) + '</text>\n</svg>\n')
+    width, left, chart_w, chart_h = 900, 70, 790, 170
+    cols, app_w, app_h, app_gap = 3, 230, 80, 60
+    app_rows = (len(report["apps"]) + cols - 1) // cols
+    period_h = 30 + 30 + chart_h + 40 + app_rows * (app_h + 50) + 10
+    alerts = report.get("alerts") or []
+    height = 70 + period_h * len(PERIODS) + (30 + 18 * len(alerts) if alerts else 0) + 10
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">'
+           % (width, height),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="10" y="22" font-size="16" font-weight="bold">%s</text>' % escape(title),
+           '<text x="10" y="40" fill="#555">%s</text>'
+           % escape("%s - steady-state check: %s" % (report["generated_at"], state.get("reason")
+                                                     if state.get("used") else "sample (no history: %s)"
+                                                     % state.get("reason"))),
+           '<text x="10" y="56" fill="#555">RAM of the containers (MB, as docker stats counts it) from Prometheus; '
+           'a gap is a time without samples</text>']
+    trigger = report["upgrade_trigger_mb"]
+    limit = report["thresholds"]["steady_state_ram_mb"]
+    lines = [(trigger, "upgrade trigger %d MB" % trigger, "#d9534f", True)]
+    if limit != trigger:
+        lines.append((limit, "steady-state limit %d MB" % limit, "#f0ad4e", False))
+    # The charts end when Prometheus was asked (a stalled collector shows as a gap at the end).
+    ends = [p[0] for name, _t, _s in PERIODS for p in (series.get(name) or {}).get("total") or []]
+    ends += [p[0] for name, _t, _s in PERIODS for points in ((series.get(name) or {}).get("apps") or {}).values()
+             for p in points]
+    ends += [(series.get(name) or {}).get("end") or 0 for name, _t, _s in PERIODS]
+    y = 70
+    for name, label, seconds in PERIODS:
+        found = series.get(name) or {}
+        step = found.get("step_seconds") or 60
+        end = found.get("end") or max(ends)
+        span = (end - seconds, end)
+        y += 30
+        out.append('<text x="10" y="%d" font-size="14" font-weight="bold">%s</text>' % (y, escape(label.capitalize())))
+        y += 30
+        _chart(out, (left, y, chart_w, chart_h), found.get("total") or [], step, span, lines,
+               "All containers, %s (one point per %s min)" % (label, step // 60))
+        y += chart_h + 40
+        for index, app in enumerate(report["apps"]):
+            col, row = index % cols, index // cols
+            budget = app["ram_budget_mb"]
+            named = app["title"] if app["title"] == app["name"] else "%s (%s)" % (app["title"], app["name"])
+            _chart(out, (left + col * (app_w + app_gap), y + row * (app_h + 50), app_w, app_h),
+                   (found.get("apps") or {}).get(app["name"]) or [], step, span,
+                   [(budget, "budget %d MB" % budget, "#333", False)], named)
+        y += app_rows * (app_h + 50) + 10
+    if alerts:
+        y += 30
+        out.append('<text x="10" y="%d" font-weight="bold">Alerts in Prometheus (already notified by Alertmanager, '
+                   'not a violation)</text>' % y)
+        for alert in alerts:
+            y += 18
+            where = "/".join(part for part in (alert.get("app"), alert.get("container")) if part)
+            out.append('<text x="20" y="%d" fill="%s">%s</text>'
+                       % (y, "#d9534f" if alert.get("state") == "firing" else "#f0ad4e",
+                          escape("%s %s%s: %s" % (str(alert.get("state", "")).upper(), alert.get("name", ""),
+                                                  " (%s)" % where if where else "", alert.get("summary", "")))))
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
 def write(path, text):
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -269,10 +490,12 @@ def main():
     report = build_report(metrics, config)
     text = json.dumps(report, indent=2, sort_keys=True) + "\n"
     picture = svg(report)
-    names = ["capacity"] + (["capacity-after-" + report["current_app"]] if report["current_app"] else [])
-    for name in names:
-        write(os.path.join(out_dir, name + ".json"), text)
-        write(os.path.join(out_dir, name + ".svg"), picture)
+    trend = trend_svg(report, metrics.get("history"))
+    suffix = [""] + (["-after-" + report["current_app"]] if report["current_app"] else [])
+    for name in suffix:
+        write(os.path.join(out_dir, "capacity" + name + ".json"), text)
+        write(os.path.join(out_dir, "capacity" + name + ".svg"), picture)
+        write(os.path.join(out_dir, "capacity-trend" + name + ".svg"), trend)
     json.dump(report, sys.stdout, sort_keys=True)
 
 
