@@ -12,13 +12,13 @@ VAULT_PASS  := inventories/local/vault-password.txt
 LOCAL_VPS   := alorig-local-vps
 CF_PORT     ?= 8788
 
-.PHONY: help venv docker images up down converge lint unit harness-test molecule test bench-dns bench-site bench-backup bench-celery
+.PHONY: help venv docker images up down converge lint unit harness-test molecule test bench-dns bench-site bench-backup bench-celery bench-monitoring
 
 help:
 	@echo "make up      bring the whole platform up locally (local VPS and backup host containers + local Cloudflare API)"
 	@echo "make test    run every check: yamllint, ansible-lint, pytest, harness tests, molecule"
 	@echo "make down    remove the local platform"
-	@echo "make bench-site / bench-dns / bench-backup / bench-celery   benchmarks (figures printed, never asserted)"
+	@echo "make bench-site / bench-dns / bench-backup / bench-celery / bench-monitoring   benchmarks (figures printed, never asserted)"
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -74,3 +74,6 @@ bench-backup: images
 
 bench-celery: images
 	bash bench/celery_bench.sh
+
+bench-monitoring: venv
+	bash bench/monitoring_bench.sh
