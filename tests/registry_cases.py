@@ -124,6 +124,18 @@ def model_inputs(variables, roles_path=None, groups=None):
     }
 
 
+def projection(mutate=None):
+    """The registry model's projection of the base variables after ``mutate`` (which must
+    leave them valid)."""
+    from ansible_collections.alorig.platform.plugins.module_utils.registry_model import build
+    variables = base_variables()
+    if mutate:
+        mutate(variables)
+    errors, projected = build(model_inputs(variables))
+    assert errors == []
+    return projected
+
+
 def secret_values(variables):
     """Every secret value of the variables (tests assert none is ever printed)."""
     values = [variables.get(k) for k in INFRA_VAULT + BACKUP_VAULT]

@@ -490,8 +490,11 @@ PROM_CMD = ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path
 # without it the exporter logs an error (client|setname, latency|latest, latency|histogram,
 # type, memory|usage, llen, select) or reports redis_up 0 (info). Denied silently (the
 # exporter only drops those metrics): config|get (redis_config_*), slowlog|len, slowlog|get.
-REDIS_EXPORTER_ACL = ("-@all +info +client|setname +latency|latest +latency|histogram "
-                      "+select +type +memory|usage +llen %R~app:celery")
+# The command rules role redis_prefix gives the monitoring's read-only user (one source),
+# with read access to the one queue key of the test.
+REDIS_EXPORTER_ACL = yaml.safe_load(
+    (REPO / "roles/redis_prefix/defaults/main.yml").read_text()
+)["redis_prefix_reader_commands"] + " %R~app:celery"
 
 
 def image_config(image: str) -> dict:

@@ -19,22 +19,13 @@ sys.path.insert(0, str(ROOT / "collections"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from ansible_collections.alorig.platform.plugins.module_utils import monitoring_model  # noqa: E402
-from ansible_collections.alorig.platform.plugins.module_utils.registry_model import build  # noqa: E402
-from registry_cases import base_variables, model_inputs  # noqa: E402
+from registry_cases import base_variables, projection as project  # noqa: E402
 
 spec = importlib.util.spec_from_file_location(
     "alorig_metrics", ROOT / "roles/monitoring/files/alorig_metrics.py")
 alorig_metrics = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(alorig_metrics)
 
-
-def project(mutate=None):
-    variables = base_variables()
-    if mutate:
-        mutate(variables)
-    errors, projection = build(model_inputs(variables))
-    assert errors == []
-    return projection
 
 
 def alerts(projection, name):
@@ -48,7 +39,7 @@ def test_projection_is_on_by_default_with_the_exporters_inputs():
     assert mon["containers"]["prometheus"] == "alorig_prometheus"
     assert mon["interval_seconds"] == 30 and mon["retention_days"] == 30
     # every app's Celery queue, in its own Redis DB, for redis_exporter and its ACL user
-    assert "db2=psydge:celery" in mon["redis_check_keys"].split(",")
+    assert {"app": "psydge", "db": 2, "keys": ["psydge:celery"]} in mon["queues"]
     assert mon["redis_readers"][0]["name"] == "alorig_metrics"
     assert "psydge:celery" in mon["redis_readers"][0]["keys"]
     # certificates: every route host, a wildcard through its smoke label
@@ -80,8 +71,7 @@ def test_rules_name_each_app_with_its_budget_and_queue_keys():
     assert "ram_budget_mb" in psydge["annotations"]["action"]
     queues = alerts(projection, "AlorigCeleryQueue")
     igny8 = next(r for r in queues if r["labels"]["app"] == "igny8")
-    # every queue key of the app (its video worker's too), in the app's own Redis DB
-    assert igny8["expr"] == 'redis_key_size{db="db0",key=~"igny8:celery|igny8:video"} > 1000'
+    assert igny8["expr"] == 'alorig_celery_queue_length{app="igny8"} > 1000'
     assert "alorig_apps: igny8" in igny8["annotations"]["action"]
 
 
@@ -116,10 +106,6 @@ def test_every_alert_carries_a_threshold_label_and_an_action():
         assert rule["labels"]["threshold"] and rule["annotations"]["action"], rule["alert"]
     # the file is plain YAML Prometheus reads (no Python objects)
     assert yaml.safe_load(yaml.safe_dump({"groups": [{"name": "alorig", "rules": rules}]}))
-
-
-def test_re2_escape_of_queue_keys():
-    assert monitoring_model._escape_re("a.b:celery+x") == r"a\.b:celery\+x"
 
 
 # -- the host collector --------------------------------------------------------------------
@@ -205,3 +191,50 @@ def test_collector_reports_an_unreachable_docker_as_an_error(tmp_path):
 @pytest.mark.parametrize("value", ["1h", "90s", "2d"])
 def test_durations_accepted(value):
     assert monitoring_model.DURATION_RE.match(value)
+
+
+def test_collector_reads_each_queue_length_as_the_metrics_user(tmp_path):
+    """Against a Redis speaking RESP on a local port: AUTH as the metrics user, then per
+    app SELECT of its DB and LLEN of each key (a key that does not exist counts 0)."""
+    seen = []
+    lengths = {("0", "igny8:celery"): 3, ("2", "psydge:celery"): 1200}
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            db = "0"
+            while True:
+                line = self.rfile.readline()
+                if not line:
+                    return
+                args = []
+                for _ in range(int(line[1:])):
+                    size = int(self.rfile.readline()[1:])
+                    args.append(self.rfile.read(size + 2)[:-2].decode())
+                seen.append(args)
+                if args[0] == "SELECT":
+                    db = args[1]
+                if args[0] == "LLEN":
+                    self.wfile.write(b":%d\r\n" % lengths.get((db, args[1]), 0))
+                else:
+                    self.wfile.write(b"+OK\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = tmp_path / "secret"
+    secret.write_text("pw-123\n")
+    try:
+        config = {"docker_socket": str(tmp_path / "none.sock"),
+                  "redis": {"host": "127.0.0.1", "port": server.server_address[1],
+                            "user": "alorig_metrics", "password_file": str(secret)},
+                  "queues": [{"app": "igny8", "db": 0, "keys": ["igny8:celery", "igny8:video"]},
+                             {"app": "psydge", "db": 2, "keys": ["psydge:celery"]}]}
+        text, errors = alorig_metrics.collect(config, {}, 10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen[0] == ["AUTH", "alorig_metrics", "pw-123"]
+    lines = text.splitlines()
+    assert 'alorig_celery_queue_length{app="igny8",key="igny8:celery"} 3' in lines
+    assert 'alorig_celery_queue_length{app="igny8",key="igny8:video"} 0' in lines
+    assert 'alorig_celery_queue_length{app="psydge",key="psydge:celery"} 1200' in lines
+    assert [e for e in errors if e.startswith("redis")] == []

@@ -16,8 +16,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from ansible_collections.alorig.platform.plugins.filter.app import app_services  # noqa: E402
 from ansible_collections.alorig.platform.plugins.module_utils import services_model  # noqa: E402
-from ansible_collections.alorig.platform.plugins.module_utils.registry_model import build  # noqa: E402
-from registry_cases import base_variables, model_inputs  # noqa: E402
+from registry_cases import projection as project  # noqa: E402
 
 spec = importlib.util.spec_from_file_location(
     "capacity_report", ROOT / "roles/alorig_monitor/files/capacity_report.py")
@@ -27,14 +26,6 @@ spec.loader.exec_module(capacity_report)
 SETTINGS = {"tag": "T", "state_dir": "/opt/alorig/apps", "gunicorn_workers": 2,
             "gunicorn_threads": 2, "celery_concurrency": 2, "beat_tick_seconds": 5}
 
-
-def project(mutate=None):
-    variables = base_variables()
-    if mutate:
-        mutate(variables)
-    errors, projection = build(model_inputs(variables))
-    assert errors == []
-    return projection
 
 
 def worker(variables, app, name):

@@ -5,6 +5,8 @@ the Prometheus text format for node-exporter's textfile collector.
 Usage: alorig_metrics.py CONFIG_JSON_FILE
 CONFIG: {"textfile": ".../alorig.prom", "state_file": ".../state.json",
          "docker_socket": "/var/run/docker.sock", "tls_hosts": ["api.psydge.com", ...],
+         "redis": {"host", "port", "user", "password_file"},
+         "queues": [{"app": "igny8", "db": 0, "keys": ["igny8:celery", "igny8:video"]}],
          "https_address": "127.0.0.1", "https_port": 443, "tls_interval_seconds": 600}
 
 Per Docker container (labels container and app, from org.alorig.app; "" for the shared
@@ -18,6 +20,9 @@ services):
   alorig_container_running             1 running, 0 otherwise (exited, paused, restarting)
   alorig_container_healthy             1 healthy, 0 starting or unhealthy (only containers
                                        with a health check)
+Per Celery queue of each app: alorig_celery_queue_length (labels app, key: LLEN of the key in
+the app's Redis DB, 0 when the key does not exist), read as the Redis ACL user of the
+monitoring, which may read these keys only.
 Per host Caddy serves: alorig_tls_certificate_expiry_timestamp_seconds (probed through
 Caddy on the loopback with the host's SNI, at most every tls_interval_seconds).
 And alorig_collector_last_run_timestamp_seconds, alorig_collector_errors.
@@ -123,6 +128,47 @@ def tls_expiry(host, address, port):
     return int(ssl.cert_time_to_seconds(decoded["notAfter"]))
 
 
+def redis_command(stream, *args):
+    """Send one command (RESP) and read its reply: an int, a string, or RuntimeError."""
+    stream.write(b"*%d\r\n" % len(args))
+    for arg in args:
+        data = str(arg).encode()
+        stream.write(b"$%d\r\n%s\r\n" % (len(data), data))
+    stream.flush()
+    line = stream.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:].decode(errors="replace")
+    if kind == b"-":
+        raise RuntimeError(rest)
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        size = int(rest)
+        return None if size < 0 else stream.read(size + 2)[:-2].decode(errors="replace")
+    if kind == b"+":
+        return rest
+    raise RuntimeError("unexpected reply %r" % line[:40])
+
+
+def queue_lengths(config):
+    """[(app, key, length)] of every app's Celery queues."""
+    settings = config.get("redis") or {}
+    queues = config.get("queues") or []
+    if not queues:
+        return []
+    with open(settings["password_file"]) as handle:
+        password = handle.read().strip()
+    found = []
+    with socket.create_connection((settings.get("host", "127.0.0.1"),
+                                   int(settings.get("port", 6379))), timeout=10) as conn:
+        stream = conn.makefile("rwb")
+        redis_command(stream, "AUTH", settings["user"], password)
+        for queue in queues:
+            redis_command(stream, "SELECT", int(queue["db"]))
+            for key in queue["keys"]:
+                found.append((queue["app"], key, redis_command(stream, "LLEN", key)))
+    return found
+
+
 def label(value):
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
@@ -194,6 +240,14 @@ def collect(config, state, now):
     for key, metric, kind, text in helps:
         lines += ["# HELP %s %s" % (metric, text), "# TYPE %s %s" % (metric, kind)]
         lines += ["%s{%s} %d" % (metric, tags, value) for tags, value in series[key]]
+
+    lines += ["# HELP alorig_celery_queue_length Tasks waiting in the app's Celery queue.",
+              "# TYPE alorig_celery_queue_length gauge"]
+    try:
+        lines += ['alorig_celery_queue_length{app="%s",key="%s"} %d' % (label(app), label(key), length)
+                  for app, key, length in queue_lengths(config)]
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        errors.append("redis: %s" % exc)
 
     certs = state.get("certs", {})
     interval = int(config.get("tls_interval_seconds", 600))

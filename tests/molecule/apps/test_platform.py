@@ -125,8 +125,12 @@ def test_deployed_state_equals_the_projection(host, projection):
     assert sorted(volumes) == owned["volumes"]
     files = sh(host, "ls /opt/alorig/compose").split()
     assert sorted(f for f in files if f.startswith("docker-compose.")
-                  and f not in ("docker-compose.infra.yml", "docker-compose.caddy.yml")) \
+                  and f not in ("docker-compose.infra.yml", "docker-compose.caddy.yml",
+                                "docker-compose.monitoring.yml")) \
         == owned["compose_files"]
+    # the monitoring's exporters log in as a role and a Redis user of their own
+    monitoring = projection["monitoring"]
+    metrics_users = [monitoring["metrics_user"]] if monitoring["enabled"] else []
     databases = sh(host, "docker exec alorig_postgres psql -U postgres -Atc "
                          "\"SELECT datname FROM pg_database WHERE datname NOT IN "
                          "('postgres', 'template0', 'template1') ORDER BY 1\"").split()
@@ -134,10 +138,10 @@ def test_deployed_state_equals_the_projection(host, projection):
     roles = sh(host, "docker exec alorig_postgres psql -U postgres -Atc "
                      "\"SELECT rolname FROM pg_roles WHERE rolname NOT LIKE 'pg\\_%' "
                      "AND rolname <> 'postgres' ORDER BY 1\"").split()
-    assert roles == owned["database_roles"]
+    assert roles == sorted(owned["database_roles"] + metrics_users)
     users = sh(host, "docker exec alorig_redis redis-cli --no-auth-warning --user alorig_admin "
                      "ACL USERS").split()
-    assert sorted(users) == sorted(owned["redis_users"] + ["alorig_admin", "default"])
+    assert sorted(users) == sorted(owned["redis_users"] + ["alorig_admin", "default"] + metrics_users)
     config = json.loads(sh(host, "docker exec alorig_caddy wget -qO- http://localhost:2019/config/"))
     hosts = set()
     for server in config["apps"]["http"]["servers"].values():
@@ -347,7 +351,8 @@ def test_check_mode_plans_exactly_what_the_run_changes(host):
     assert real.returncode == 0, real.failure()
 
     planned, applied = plan.changed(), real.changed()
-    assert planned == applied, {"only planned": planned - applied, "only applied": applied - planned}
+    assert planned == applied, {"only planned": planned - applied, "only applied": applied - planned,
+                                "actions": {t: real.actions().get(t) for _h, _r, t, _i in applied ^ planned}}
     assert plan.actions() == real.actions()
     tasks = {(role, task) for _h, role, task, _i in applied}
     for expected in EXPECTED_TASKS:

@@ -239,11 +239,6 @@ def _receiver_errors(platform, vault):
     return found
 
 
-def _escape_re(text):
-    """``text`` as an RE2 literal (PromQL label matchers)."""
-    return re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text)
-
-
 def _quote(text):
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
 
@@ -313,10 +308,9 @@ def rules(platform, apps):
     for app in apps:
         if not app.get("queue_keys"):
             continue
-        keys = "|".join(_escape_re(k) for k in app["queue_keys"])
         out.append(_rule(
             "AlorigCeleryQueue",
-            'redis_key_size{db="db%d",key=~"%s"} > %d' % (app["redis_db"], keys, limit),
+            "alorig_celery_queue_length{app=%s} > %d" % (_quote(app["name"]), limit),
             waits["celery_queue_length"], "celery_queue_length",
             "app %s: Celery queue {{ $labels.key }} holds %s tasks (limit %d) for %s"
             % (app["name"], value, limit, waits["celery_queue_length"]),
@@ -372,12 +366,9 @@ def project(platform, vault, apps):
         for check in app.get("smoke", []):
             if check["sni"] not in tls_hosts:
                 tls_hosts.append(check["sni"])
-    check_keys = []
-    read_keys = []
-    for app in apps:
-        for key in app.get("queue_keys", []):
-            check_keys.append("db%d=%s" % (app["redis_db"], key))
-            read_keys.append(key)
+    queues = [{"app": app["name"], "db": app["redis_db"], "keys": list(app["queue_keys"])}
+              for app in apps if app.get("queue_keys")]
+    read_keys = [key for queue in queues for key in queue["keys"]]
     interval = as_int(_get(platform, "alorig_monitoring_scrape_interval_seconds"))
     return {
         "enabled": on,
@@ -388,8 +379,9 @@ def project(platform, vault, apps):
         "retention_gb": as_int(_get(platform, "alorig_monitoring_retention_gb")),
         "interval_seconds": interval,
         "metrics_user": METRICS_USER,
-        "redis_check_keys": ",".join(check_keys),
-        # redis_exporter's ACL user: reads the queue keys' length, nothing else
+        # the Celery queues the host collector reads (LLEN) as the monitoring's ACL user,
+        # which may read these keys and nothing else (redis-exporter logs in as it too)
+        "queues": queues,
         "redis_readers": [{"name": METRICS_USER, "keys": read_keys}] if on else [],
         "tls_hosts": tls_hosts,
         "webhooks": list(platform.get("alorig_alert_webhooks") or []),
