@@ -10,7 +10,8 @@ the host collector, the alert rules generated from the registry).
 * a threshold changed in the platform settings changes the rule file, Prometheus reloads it
   without a restart (the check-mode plan lists exactly what the run changes), and an alert
   the new limit crosses (certificates expiring within 48 h) fires;
-* Prometheus, Alertmanager and the exporters cannot be reached from outside the VPS;
+* Prometheus, Alertmanager and the exporters cannot be reached from outside the VPS, and an
+  app container cannot reach Prometheus or Alertmanager;
 * monitor.yml reads the steady state from the history and draws the trend.
 The scenario's periods are short (molecule/apps/host_vars): scrape every 5 s, queue alert
 after 20 s.
@@ -73,9 +74,10 @@ def wait_for(what, probe, timeout=120, step=3):
 
 @pytest.fixture(scope="module")
 def webhook(host):
-    """The test's webhook receiver on alorig_net (the scenario's vault URL names it)."""
+    """The test's webhook receiver on the monitoring stack's network (the scenario's vault
+    URL names it), where Alertmanager can reach it."""
     host.run("docker rm -f %s" % WEBHOOK)
-    sh(host, "docker run -d --name %s --network alorig_net --memory 64m --entrypoint python3 "
+    sh(host, "docker run -d --name %s --network alorig_monitoring --memory 64m --entrypoint python3 "
              "alorig/reference-app:latest -c %s" % (WEBHOOK, shlex.quote(RECEIVER)))
 
     def received():
@@ -229,6 +231,32 @@ def test_threshold_change_reloads_the_rules_without_a_restart(host, webhook):
         host.file("/opt/alorig/monitoring/prometheus/alorig.rules.yml").content_string
     again = run_playbook("site.yml", "--tags", "monitoring", name="rules-idempotent")
     assert again.returncode == 0 and again.changed() == set(), again.changed()
+
+
+# From an app container: Prometheus and Alertmanager (which would let it read every metric
+# or silence alerts) are not on its network; the database exporters are (they reach
+# PostgreSQL and Redis there) and only serve their own metrics.
+REACH = r'''
+import json, socket
+out = {}
+for target in ("alorig_prometheus:9090", "alorig_alertmanager:9093", "alorig_node_exporter:9100",
+               "alorig_postgres_exporter:9187"):
+    name, port = target.split(":")
+    try:
+        socket.create_connection((name, int(port)), timeout=3).close()
+        out[target] = "open"
+    except OSError as exc:
+        out[target] = type(exc).__name__
+print(json.dumps(out))
+'''
+
+
+def test_apps_cannot_reach_prometheus_or_alertmanager(host):
+    reached = json.loads(sh(host, "docker exec psydge_backend python3 -c %s" % shlex.quote(REACH)))
+    assert reached["alorig_prometheus:9090"] != "open", reached
+    assert reached["alorig_alertmanager:9093"] != "open", reached
+    assert reached["alorig_node_exporter:9100"] != "open", reached
+    assert reached["alorig_postgres_exporter:9187"] == "open", reached
 
 
 def test_monitoring_is_not_reachable_from_outside(host):
