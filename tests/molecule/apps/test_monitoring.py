@@ -13,7 +13,7 @@ the host collector, the alert rules generated from the registry).
 * Prometheus, Alertmanager and the exporters cannot be reached from outside the VPS, and an
   app container cannot reach Prometheus or Alertmanager;
 * monitor.yml reads the steady state from the history and draws the trend.
-The scenario's periods are short (molecule/apps/host_vars): scrape every 5 s, queue alert
+The scenario's periods are short (molecule/apps/host_vars): scrape every 10 s, queue alert
 after 20 s.
 """
 

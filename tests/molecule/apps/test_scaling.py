@@ -61,9 +61,11 @@ def poll_every_app(host, action):
     def probe():
         answers = []
         for app, url_host, path, ok in targets:
-            out = curl(host, url_host, path, "-o", "/dev/null", "-w", "%{http_code}")
-            code = out.stdout.strip() or "rc=%d" % out.rc
-            answers.append((app, code, ok(code)))
+            out = curl(host, url_host, path, "-w", "\n%{http_code}")
+            body, _, code = out.stdout.strip().rpartition("\n")
+            code = code or "rc=%d" % out.rc
+            # a failed answer keeps what it said (the health check names what failed)
+            answers.append((app, code if ok(code) else "%s %s" % (code, body[:300]), ok(code)))
         return answers
 
     result, rounds = poll_while(action, probe)
