@@ -356,7 +356,7 @@ def rules(platform, apps):
     return {"groups": [{"name": "alorig", "rules": out}]}
 
 
-def project(platform, vault, apps):
+def project(platform, apps):
     """The monitoring stack's input (no secret) for the enabled ``apps`` (``monitor_app``
     items with their ``smoke`` hosts)."""
     on = enabled(platform)

@@ -1466,10 +1466,11 @@ class _Validator:
             required.append("vault_portainer_admin_password")
         if p.get("alorig_infra_flower_enabled", False) is True:
             required.append("vault_flower_password")
-        monitoring = p.get("alorig_monitoring_enabled", True)
-        if monitoring is None or str(monitoring).strip().lower() in ("true", "yes", "on"):
-            # the exporters' own logins (module_utils monitoring_model)
-            required += ["vault_monitoring_postgres_password", "vault_monitoring_redis_password"]
+        # the exporters' own logins, while the monitoring stack is on (imported here:
+        # monitoring_model builds on this module)
+        from ansible_collections.alorig.platform.plugins.module_utils import monitoring_model
+        if monitoring_model.enabled(p):
+            required += list(monitoring_model.VAULT_SECRETS)
         values = dict(app_secret_values)
         for name in required:
             value = vault.get(name)

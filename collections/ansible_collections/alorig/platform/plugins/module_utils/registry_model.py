@@ -396,6 +396,5 @@ def project(inputs):
         "pgbouncer": services["pgbouncer"],
         "redis": services["redis"],
         "monitor_actions": services_model.monitor_actions(platform),
-        "monitoring": monitoring_model.project(platform, inputs.get("vault") or {},
-                                               monitor_apps),
+        "monitoring": monitoring_model.project(platform, monitor_apps),
     }
