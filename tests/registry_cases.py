@@ -28,7 +28,8 @@ PLATFORM_KEYS = ("alorig_environment", "alorig_host_ram_mb", "alorig_ram_headroo
                  "alorig_postgres_max_connections", "alorig_container_memory_weights",
                  "alorig_redis_databases",
                  "alorig_vps_public_ipv4", "alorig_admin_allowlist",
-                 "alorig_infra_portainer_enabled", "alorig_infra_flower_enabled")
+                 "alorig_infra_portainer_enabled", "alorig_infra_flower_enabled",
+                 "alorig_placement")
 PLATFORM_KEYS += ("alorig_backup_enabled", "alorig_backup_schedule", "alorig_backup_check_schedule",
                   "alorig_backup_drill_schedule", "alorig_backup_retention",
                   "alorig_backup_max_age_hours", "alorig_backup_drill_max_age_days")
@@ -110,18 +111,22 @@ def base_variables():
     return variables
 
 
-def model_inputs(variables, roles_path=None, groups=None):
-    """The registry model's input, built from the variables as group_vars/all/registry.yml does."""
+def model_inputs(variables, roles_path=None, groups=None, host=None):
+    """The registry model's input, built from the variables as group_vars/all/registry.yml does
+    (``host``: the inventory host projected for, left out when None)."""
     platform = dict((k, variables[k]) for k in PLATFORM_KEYS if k in variables)
     vault = dict((k, variables.get(k)) for k in INFRA_VAULT + BACKUP_VAULT + ALERT_VAULT)
     vault["vault_alorig_app_secrets"] = variables.get("vault_alorig_app_secrets")
-    return {
+    inputs = {
         "apps": variables.get("alorig_apps"),
         "platform": platform,
         "vault": vault,
         "groups": groups if groups is not None else copy.deepcopy(GROUPS),
         "roles_path": [str(roles_path or ROOT / "roles")],
     }
+    if host is not None:
+        inputs["host"] = host
+    return inputs
 
 
 def projection(mutate=None):
@@ -1195,6 +1200,11 @@ NEW_CASES = [
          ["alorig_redis_maxmemory_policy 'volatile_lru'", "not a Redis eviction policy"]),
     Case("cache-ttl-none", _set(((A, "observer", "redis", "cache_ttl"), None)),
          ["app 'observer'", "redis.cache_ttl", "positive integer"]),
+    # -- several VPS hosts (alorig_placement; the inventory here has one VPS host) ---------
+    Case("placement-unknown-host", _set((("alorig_placement",), {"psydge": "vps9"})),
+         ["app 'psydge'", "alorig_placement.psydge", "'vps9'", "not a host of the alorig_vps group"]),
+    Case("placement-unknown-app", _set((("alorig_placement",), {"psydg": "vps"})),
+         ["platform: alorig_placement.psydg", "no such app in alorig_apps"]),
     # -- the continuous monitoring (module_utils monitoring_model) -------------------------
     Case("monitoring-enabled-word", _set((("alorig_monitoring_enabled",), "sometimes")),
          ["platform: alorig_monitoring_enabled", "true or false"]),

@@ -32,7 +32,8 @@ from registry_cases import CASES, VALID, base_variables, model_inputs, secret_va
 
 MODEL_CASES = [c for c in CASES if not c.site_only]
 # Every message starts with where the problem is.
-WHERE_RE = re.compile(r"^(app .+?: \S|platform: \S|vault: \S|RAM budget: |database connections: |"
+WHERE_RE = re.compile(r"^(app .+?: \S|platform: \S|vault: \S|(host \S+: )?RAM budget: |"
+                      r"(host \S+: )?database connections: |"
                       r"inventory: |alorig_apps |registry model: |vault_alorig_app_secrets )")
 
 

@@ -10,6 +10,9 @@ dns_merge_zones`` merges entries that name the same zone (the role calls it,
 so ``_auto + _custom`` never converges one zone twice with two record sets).
 ``alorig.platform.dns_registry_hosts`` lists, per zone, the names the registry
 points at the VPS (the DNS import leaves those to the registry).
+
+With several VPS hosts (``alorig_placement``), ``app_ipv4`` gives each app's
+route hosts the address of the host the app is placed on.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -45,20 +48,23 @@ def _depth(host, zone):
 
 
 def _registry_hosts(domains, apps, apex_zones=None, wildcard_zones=None):
-    """(host, zone, source, dns_only) of every name the registry points at the VPS, once each."""
+    """(host, zone, source, dns_only, app keys) of every name the registry points at the VPS,
+    once each; the app keys are those whose routes name it (none for apex and wildcard)."""
     out = []
-    seen = set()
+    by_host = {}
 
-    def add(host, source, dns_only=False):
+    def add(host, source, dns_only=False, app=None):
         host = host.rstrip('.').lower()
         zone = _zone_of(host, domains)
         if zone is None:
             raise AnsibleFilterError('dns_zones_from_registry: %s (%s) is in none of alorig_domains %s'
                                      % (host, source, ', '.join(domains)))
-        if host in seen:
+        if host in by_host:
+            if app is not None and app not in by_host[host]:
+                by_host[host].append(app)
             return
-        seen.add(host)
-        out.append((host, zone, source, dns_only))
+        by_host[host] = [app] if app is not None else []
+        out.append((host, zone, source, dns_only, by_host[host]))
 
     for name in sorted(apps or {}):
         app = apps[name] or {}
@@ -67,7 +73,7 @@ def _registry_hosts(domains, apps, apex_zones=None, wildcard_zones=None):
         for route in app.get('routes') or []:
             # An allowlisted route must see the client's address, which a
             # proxied record replaces with Cloudflare's: keep it DNS-only.
-            add(route['host'], 'app %s' % name, dns_only='allow_ips' in route)
+            add(route['host'], 'app %s' % name, dns_only='allow_ips' in route, app=name)
     for zone in apex_zones or []:
         add(zone, 'apex')
     for zone in wildcard_zones or []:
@@ -79,19 +85,38 @@ def dns_registry_hosts(domains, apps, apex_zones=None, wildcard_zones=None):
     """{zone: [relative names]} the registry gives an A record to the VPS."""
     domains = [d.rstrip('.').lower() for d in (domains or [])]
     result = dict((d, []) for d in domains)
-    for host, zone, _source, _dns_only in _registry_hosts(domains, apps, apex_zones, wildcard_zones):
+    for host, zone, _source, _dns_only, _apps in _registry_hosts(domains, apps, apex_zones,
+                                                                 wildcard_zones):
         result[zone].append(_relative(host, zone))
     return result
 
 
+def _app_addresses(app_ipv4):
+    """The per-app addresses, checked: app key -> IPv4 (its VPS host's)."""
+    if app_ipv4 is None:
+        return {}
+    if not isinstance(app_ipv4, dict):
+        raise AnsibleFilterError('dns_zones_from_registry: app_ipv4 must be a dict of app -> IPv4 '
+                                 'address, got %s' % type(app_ipv4).__name__)
+    for app, address in app_ipv4.items():
+        if not address or not str(address).strip():
+            raise AnsibleFilterError('dns_zones_from_registry: app %s: the address of its VPS host is '
+                                     'empty (app_ipv4[%r]: the host has no alorig_vps_public_ipv4)'
+                                     % (app, app))
+    return dict((app, str(address).strip()) for app, address in app_ipv4.items())
+
+
 def dns_zones_from_registry(domains, apps, ipv4, ttl=1, proxied=True, proxy_deep_names=False,
                             wildcard_zones=None, apex_zones=None, mail_records=None, extra_records=None,
-                            zone_settings=None, proxied_overrides=None):
+                            zone_settings=None, proxied_overrides=None, app_ipv4=None):
     """Return the list of {zone, records, ...} for the cloudflare_dns role.
 
-    * every route host of every enabled app -> A record to ``ipv4``;
+    * every route host of every enabled app -> A record to ``app_ipv4[app]``
+      (app key -> the public IPv4 of the VPS host the app is placed on), or to
+      ``ipv4`` for an app ``app_ipv4`` does not name;
     * every zone in ``apex_zones`` -> apex A record; every zone in
-      ``wildcard_zones`` -> ``*.zone`` A record;
+      ``wildcard_zones`` -> ``*.zone`` A record, both to ``ipv4`` (the first
+      VPS host);
     * proxied: ``proxied`` unless the name is more than one label below the
       apex (Universal SSL covers the apex and one level only, so such names
       are DNS-only unless ``proxy_deep_names``) or the route has an IP
@@ -105,9 +130,16 @@ def dns_zones_from_registry(domains, apps, ipv4, ttl=1, proxied=True, proxy_deep
     domains = [d.rstrip('.').lower() for d in (domains or [])]
     if not ipv4:
         raise AnsibleFilterError('dns_zones_from_registry: the VPS address (alorig_vps_public_ipv4) is empty')
+    addresses = _app_addresses(app_ipv4)
     overrides = dict((k.lower(), bool(v)) for k, v in (proxied_overrides or {}).items())
     per_zone = dict((d, []) for d in domains)
-    for host, zone, source, dns_only in _registry_hosts(domains, apps, apex_zones, wildcard_zones):
+    for host, zone, source, dns_only, owners in _registry_hosts(domains, apps, apex_zones,
+                                                                wildcard_zones):
+        targets = sorted(set(addresses.get(app, ipv4) for app in owners)) or [ipv4]
+        if len(targets) > 1:
+            raise AnsibleFilterError('dns_zones_from_registry: %s is a route host of apps %s, which '
+                                     'are on VPS hosts of different addresses (%s): a name points at '
+                                     'one address only' % (host, ', '.join(owners), ', '.join(targets)))
         wanted = overrides.get(host)
         if wanted is None and dns_only:
             wanted = False
@@ -116,7 +148,7 @@ def dns_zones_from_registry(domains, apps, ipv4, ttl=1, proxied=True, proxy_deep
         per_zone[zone].append({
             'name': _relative(host, zone),
             'type': 'A',
-            'content': ipv4,
+            'content': targets[0],
             'ttl': 1 if wanted else int(ttl),
             'proxied': bool(wanted),
             'comment': source,

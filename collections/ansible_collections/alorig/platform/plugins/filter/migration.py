@@ -35,7 +35,7 @@ options:
 """
 
 EXAMPLES = r"""
-igny8_migration_media: "{{ igny8_old_media | alorig.platform.migration_media(alorig_app_state_dir, 'igny8', '10001') }}"
+app_migration_media: "{{ igny8_old_media | alorig.platform.migration_media(alorig_app_state_dir, 'igny8', '10001') }}"
 """
 
 RETURN = r"""

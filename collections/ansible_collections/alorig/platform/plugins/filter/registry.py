@@ -19,11 +19,15 @@ description:
   - Fails with every error at once when the input is invalid; each message names the app
     (or the variable) and the key path, never a secret value.
   - The same file provides C(registry_model_errors) (the list of errors, empty when valid),
-    C(registry_errors) (the registry alone, for tests and tools) and
-    C(registry_inventory_errors) (input C(groups)).
+    C(registry_errors) (the registry alone, for tests and tools),
+    C(registry_inventory_errors) (input C(groups); the VPS group must hold at least one
+    host) and C(registry_placement) (C(alorig_apps | registry_placement(groups,
+    alorig_placement)): app -> the VPS host it is placed on, defaults applied).
+  - The projection is for C(host) (C(inventory_hostname)); a host outside the VPS group
+    (the control node, the backup host) gets the projection of the group's first host.
 options:
   _input:
-    description: A dict with C(apps), C(platform), C(vault), C(groups), C(roles_path).
+    description: A dict with C(apps), C(platform), C(vault), C(groups), C(host), C(roles_path).
     type: dict
     required: true
 """
@@ -48,6 +52,7 @@ from ansible_collections.alorig.platform.plugins.module_utils.registry import ( 
 )
 from ansible_collections.alorig.platform.plugins.module_utils.registry_model import (  # noqa: E402
     build,
+    placement_of,
 )
 
 
@@ -87,7 +92,13 @@ def registry_errors(apps, platform, secrets=None):
 
 
 def registry_inventory_errors(groups, group="alorig_vps"):
+    """Errors of the inventory: ``group`` must hold at least one host."""
     return validate_inventory(_plain(groups), group)
+
+
+def registry_placement(apps, groups, placement=None):
+    """{app: VPS host} of every app (``alorig_placement``, else the first VPS host)."""
+    return placement_of(_plain(apps), _plain(groups), _plain(placement))
 
 
 class FilterModule(object):
@@ -97,4 +108,5 @@ class FilterModule(object):
             "registry_model_errors": registry_model_errors,
             "registry_errors": registry_errors,
             "registry_inventory_errors": registry_inventory_errors,
+            "registry_placement": registry_placement,
         }

@@ -206,8 +206,11 @@ def errors(platform, vault, groups, environment, secret_quality=None):
     return errs
 
 
-def project(platform, vault, groups, apps):
-    """Role inputs: {enabled, server, client_public_key, apps, schedules, retention, ...}."""
+def project(platform, vault, groups, apps, host=None):
+    """Role inputs: {enabled, server, client_public_key, apps, schedules, retention, ...}.
+
+    ``apps`` are the apps of the VPS host ``host`` (default: the first VPS host), whose
+    name the public key's comment carries."""
     on = enabled(platform, groups)
     result = {
         "enabled": on,
@@ -224,8 +227,9 @@ def project(platform, vault, groups, apps):
     if not on:
         return result
     vps = _hosts(groups, VPS_GROUP)
+    name = host if host in vps else (vps[0] if vps else "vps")
     result["client_public_key"] = public_key(vault["vault_backup_ssh_private_key"],
-                                             "alorig-backup@%s" % (vps[0] if vps else "vps"))
+                                             "alorig-backup@%s" % name)
     for app, entry in apps:
         if not entry["enabled"]:
             continue

@@ -6,7 +6,8 @@
 Pure Python, no Ansible import: used by the filter ``alorig.platform.registry_errors``
 (playbooks/validate.yml) and directly by the unit tests.
 
-``validate_registry(apps, platform, secrets)`` returns a list of error messages: every
+``validate_registry(apps, platform, secrets, groups=..., host=...)`` returns a list of error
+messages: every
 error found, never only the first; an empty list means the registry is valid. Each message
 names the app and the key path inside its entry, and for a collision the other app and
 its key path, for example::
@@ -30,6 +31,13 @@ Inputs
     group_vars/all/platform.yml can be passed as it is.
 ``secrets``
     ``vault_alorig_app_secrets``: app key -> {secret name -> value}; ``None`` means ``{}``.
+``groups`` (optional)
+    the inventory's groups. Without them every app is on the one host validated (as
+    before ``alorig_placement``), and placement values are not checked against hosts.
+``host`` (optional)
+    the inventory host validated (``inventory_hostname``): the RAM and connection sums
+    count the enabled apps ``alorig_placement`` puts on it. ``None``, or a host outside the
+    ``alorig_vps`` group (the control node, the backup host), means the group's first host.
 
 Rules
 -----
@@ -135,6 +143,16 @@ RAM budget
     the enabled apps' ram_budget_mb + every infrastructure budget + the OS budget must not
     exceed ``alorig_host_ram_mb - alorig_ram_headroom_mb``, nor
     ``alorig_thresholds.steady_state_ram_mb`` (the upgrade trigger).
+Placement (``alorig_placement``, several VPS hosts)
+    optional dict app key -> inventory host of the ``alorig_vps`` group (default ``{}``:
+    every app on the group's first host; disabled apps have a placement too). Each key must
+    be an app of ``alorig_apps``, each value a host of the group. Every host runs its own
+    PostgreSQL, Redis and Caddy: the RAM budget and the connection sum above count only the
+    enabled apps placed on the host validated, against that host's own figures
+    (``alorig_host_ram_mb`` ...); with more than one VPS host their messages start with
+    ``host <name>: ``. Two enabled apps on different hosts must not share a route host
+    (DNS points a name at one address). Ports, Redis DB numbers and every other
+    reservation stay unique across all hosts, so moving an app never renumbers it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -214,7 +232,7 @@ RESERVED_COMPOSE_NAMES = frozenset(("infra", "caddy", "pgbouncer", "monitoring")
 # Roles of the platform that are not app roles.
 PLATFORM_ROLES = frozenset(("alorig_app", "alorig_infra", "alorig_monitor", "caddy",
                             "cloudflare_dns", "postgres_db", "redis_prefix", "legacy_prune",
-                            "igny8_migration", "igny8_staging_data", "host_baseline",
+                            "app_migration", "igny8_staging_data", "host_baseline",
                             "pgbouncer", "monitoring"))
 # Docker refuses a memory limit below 6 MiB.
 DOCKER_MIN_MEMORY_MB = 6
@@ -264,6 +282,9 @@ REQUIRED_THRESHOLDS = ("steady_state_ram_mb", "oom_kills", "postgres_connections
 ZERO_ALLOWED_THRESHOLDS = ("oom_kills",)
 
 SECRETS_VAR = "vault_alorig_app_secrets"
+# The inventory group of the VPS hosts the apps are placed on.
+VPS_GROUP = "alorig_vps"
+PLACEMENT_VAR = "alorig_placement"
 ENVIRONMENTS = ("production", "local")
 # A production secret shorter than this is refused (the example vault's placeholders and
 # hand-typed words are shorter).
@@ -431,10 +452,37 @@ def memory_split(containers, ram_budget_mb, weights):
     return result
 
 
+def vps_hosts(groups, group=VPS_GROUP):
+    """The hosts of the VPS group, in inventory order (``[]`` when there is none)."""
+    if not isinstance(groups, dict):
+        return []
+    hosts = groups.get(group)
+    if not isinstance(hosts, list):
+        return []
+    return [h for h in hosts if isinstance(h, str)]
+
+
+def projected_host(groups, host=None):
+    """The VPS host a projection (or a validation) is for: ``host`` when it is in the VPS
+    group, else the group's first host (the control node, the backup host); None without
+    VPS hosts."""
+    hosts = vps_hosts(groups)
+    if not hosts:
+        return None
+    return host if isinstance(host, str) and host in hosts else hosts[0]
+
+
 class _Validator:
-    def __init__(self, apps, platform, secrets, available_roles=None, vault=None):
+    def __init__(self, apps, platform, secrets, available_roles=None, vault=None,
+                 groups=None, host=None):
         self.apps = apps
         self.vault = vault
+        self.groups = groups
+        self.host = host
+        # app -> VPS host (None: no inventory, every app is on the host validated)
+        self.placement = None
+        self.here = None
+        self.vps_hosts = []
         self.platform = platform if isinstance(platform, dict) else {}
         self.secrets = secrets
         self.available_roles = (None if available_roles is None
@@ -1529,6 +1577,7 @@ class _Validator:
                              % (SECRETS_VAR, app))
         self.check_route_overlaps()
         self.check_legacy()
+        self.check_placement(summaries)
         self.check_totals(summaries)
         if self.vault is not None:
             values = {}
@@ -1555,7 +1604,61 @@ class _Validator:
                         self.err("%s is a container the platform creates for app %r"
                                  % (where, key))
 
+    def check_placement(self, summaries):
+        """alorig_placement: apps of the registry on hosts of the VPS group, and the enabled
+        apps that share a route host on one host (DNS points a name at one address)."""
+        # imported here: registry_model builds on this module
+        from ansible_collections.alorig.platform.plugins.module_utils.registry_model import (
+            placement_of,
+        )
+        placement = self.platform.get(PLACEMENT_VAR)
+        if placement is None:
+            placement = {}
+        if not isinstance(placement, dict):
+            self.err("platform: %s must be a dict of app -> host, got %s"
+                     % (PLACEMENT_VAR, _typename(placement)))
+            placement = {}
+        self.vps_hosts = hosts = vps_hosts(self.groups)
+        known = sorted(str(a) for a in self.apps)
+        for app, value in placement.items():
+            if app not in self.apps:
+                self.err("platform: %s.%s: no such app in alorig_apps (apps: %s)"
+                         % (PLACEMENT_VAR, _keyname(app), ", ".join(known)))
+            elif hosts and (not isinstance(value, str) or value not in hosts):
+                # without VPS hosts the inventory's own error says it
+                self.app_err(app, "%s.%s" % (PLACEMENT_VAR, _keyname(app)),
+                             "%s is not a host of the %s group (hosts: %s)"
+                             % (_show(value), VPS_GROUP, ", ".join(hosts)))
+        if self.groups is None or not hosts:
+            return
+        self.here = projected_host(self.groups, self.host)
+        self.placement = placement_of(self.apps, self.groups, placement)
+        first = {}  # route host -> (app, where, VPS host) of its first enabled app
+        reported = set()
+        for name, _path, app, where in self.route_list:
+            summary = summaries.get(app)
+            vps = self.placement.get(app)
+            if not (summary and summary["enabled"]) or vps not in hosts:
+                continue
+            if name not in first:
+                first[name] = (app, where, vps)
+                continue
+            other, other_where, other_vps = first[name]
+            if other_vps != vps and (name, app) not in reported:
+                reported.add((name, app))
+                self.app_err(app, where + ".host", "%r is also a route host of app %r (%s), "
+                             "which %s puts on host %r while app %r is on host %r: DNS points "
+                             "a name at one address only; place both apps on one host"
+                             % (name, other, other_where, PLACEMENT_VAR, other_vps, app, vps))
+
+    def _placed_here(self, app):
+        return self.placement is None or self.placement.get(app) == self.here
+
     def check_totals(self, summaries):
+        # Each VPS host has its own PostgreSQL, Redis and Caddy: the sums count the apps
+        # placed on the host validated.
+        summaries = dict((app, s) for app, s in summaries.items() if self._placed_here(app))
+        where = "host %s: " % self.here if len(self.vps_hosts) > 1 else ""
         enabled = [s for s in summaries.values() if s and s["enabled"]]
         trigger = self.thresholds.get("steady_state_ram_mb")
         if self.host_ram is not None:
@@ -1576,19 +1679,19 @@ class _Validator:
             total = apps_ram + self.infra_ram + self.os_ram
             limit = self.host_ram - self.headroom
             if total > limit:
-                self.err("RAM budget: apps %d MB + infrastructure %d MB + OS %d MB = %d MB "
+                self.err(where + "RAM budget: apps %d MB + infrastructure %d MB + OS %d MB = %d MB "
                          "exceeds %d MB (host %d MB - headroom %d MB); largest apps: %s"
                          % (apps_ram, self.infra_ram, self.os_ram, total, limit,
                             self.host_ram, self.headroom, self._largest(summaries)))
             if trigger is not None and total > trigger:
-                self.err("RAM budget: planned steady state %d MB (apps %d MB + infrastructure "
+                self.err(where + "RAM budget: planned steady state %d MB (apps %d MB + infrastructure "
                          "%d MB + OS %d MB) exceeds alorig_thresholds.steady_state_ram_mb "
                          "%d MB, the upgrade trigger" % (total, apps_ram, self.infra_ram,
                                                          self.os_ram, trigger))
         if max_conn is not None and all(s["connection_limit"] is not None for s in enabled):
             total_conn = sum(s["connection_limit"] for s in enabled)
             if total_conn > max_conn:
-                self.err("database connections: the enabled apps' database.connection_limit "
+                self.err(where + "database connections: the enabled apps' database.connection_limit "
                          "values sum to %d, above alorig_thresholds.postgres_connections %d"
                          % (total_conn, max_conn))
 
@@ -1610,14 +1713,17 @@ def secret_problem(value):
     return None
 
 
-def validate_registry(apps, platform, secrets, available_roles=None, vault=None):
+def validate_registry(apps, platform, secrets, available_roles=None, vault=None, groups=None,
+                      host=None):
     """Return every error of the registry ``apps`` against ``platform`` and ``secrets``.
 
     See the module docstring for the rules. An empty list means valid. ``available_roles``
     (role names under roles/) checks each app's role; ``vault`` (the infrastructure
-    secrets by variable name) checks them and, in production, every secret's quality.
+    secrets by variable name) checks them and, in production, every secret's quality;
+    ``groups`` (the inventory's) checks ``alorig_placement`` against the VPS hosts, and the
+    sums count the apps placed on ``host`` (default: the first VPS host).
     """
-    return _Validator(apps, platform, secrets, available_roles, vault).run()
+    return _Validator(apps, platform, secrets, available_roles, vault, groups, host).run()
 
 
 def validate_infra_secrets(values):
@@ -1636,14 +1742,15 @@ def validate_infra_secrets(values):
     return errors
 
 
-def validate_inventory(groups, group="alorig_vps"):
-    """Errors for the inventory: ``group`` must hold exactly one host."""
+def validate_inventory(groups, group=VPS_GROUP):
+    """Errors for the inventory: ``group`` must hold at least one host (the apps are placed
+    on its hosts by ``alorig_placement``, by default all on the first)."""
     if not isinstance(groups, dict):
         return ["inventory: groups must be a dict, got %s" % _typename(groups)]
     hosts = groups.get(group) or []
     if not isinstance(hosts, list):
         hosts = []
-    if len(hosts) != 1:
-        return ["inventory: group %r must have exactly one host, found %d%s"
-                % (group, len(hosts), (" (%s)" % ", ".join(map(str, hosts))) if hosts else "")]
+    if not hosts:
+        return ["inventory: group %r must have at least one host, found 0 (the host the "
+                "apps run on)" % group]
     return []

@@ -13,12 +13,21 @@ Pure Python, no Ansible import: the filter ``alorig.platform.registry_model`` ca
 ``platform``
     the platform settings keyed by their variable names (group_vars/all/platform.yml and
     the inventory): ``alorig_environment``, ``alorig_host_ram_mb``, ...,
-    ``alorig_vps_public_ipv4``, ``alorig_admin_allowlist``, the infrastructure switches.
+    ``alorig_vps_public_ipv4``, ``alorig_admin_allowlist``, the infrastructure switches,
+    and ``alorig_placement``: app key -> the host of the VPS group it runs on (default
+    ``{}``: every app on the group's first host; see :func:`placement_of`). The per-host
+    figures (``alorig_host_ram_mb`` ...) are those of ``host``.
 ``vault``
     the secrets keyed by their variable names: ``vault_alorig_app_secrets`` and the
     infrastructure ones (``vault_postgres_superuser_password``, ...).
 ``groups``
-    the inventory's groups (the VPS group must hold exactly one host).
+    the inventory's groups (the VPS group ``alorig_vps`` must hold at least one host).
+    Without them, every app is on the one host projected (no placement).
+``host``
+    the inventory host the projection is for (``inventory_hostname``). None, or a host
+    outside the VPS group (the control node, the backup host), means the group's first
+    host. Validation depends on it too: the RAM and connection sums count the apps
+    placed on it.
 ``roles_path``
     the directories roles are looked up in (each app's role must exist).
 
@@ -26,13 +35,21 @@ and returns ``(errors, projection)``: every error (see module_utils ``registry``
 when there is none, the projection — every role's input:
 
 ``apps``
-    app key -> the deployment spec of role alorig_app (no secret): name, title, enabled,
-    role, compose_name, image, source, ram_budget_mb, containers (each with its memory
-    limit ``memory_mb`` computed from the app's budget), hosts, static, api_base, ws_base,
-    database {name, owner}, redis_prefix, media, environment.
+    app key -> the deployment spec of role alorig_app (no secret) of EVERY app: name,
+    title, enabled, registry_enabled, host, placed_here, role, compose_name, image,
+    source, ram_budget_mb, containers (each with its memory limit ``memory_mb`` computed
+    from the app's budget), hosts, static, api_base, ws_base, database {name, owner},
+    redis_prefix, media, environment. ``registry_enabled`` is the registry's ``enabled``,
+    ``host`` the VPS host the app is placed on (None without groups), ``placed_here``
+    whether that is the host projected; ``enabled`` is both: an app placed on another
+    host is disabled here (its role removes its containers and routes from this host and
+    keeps its data).
 ``app_roles``
     [{role, apps}] the app roles in rollout order with the app keys each deploys
-    (disabled apps included: their role removes them).
+    (disabled apps and apps placed elsewhere included: their role removes them).
+Every other key holds only the apps enabled AND placed on the host projected (below,
+"the enabled apps"):
+
 ``app_secret_env``
     enabled app key -> its secret environment (DATABASE_URL, REDIS_URL,
     DJANGO_SECRET_KEY and the app's own secrets).
@@ -68,6 +85,9 @@ when there is none, the projection — every role's input:
     inventory's ``alorig_backup`` group), that host, the VPS's public key derived from
     the vault's private key, the schedules, the retention, the monitoring ages and,
     per enabled app, its database, owner, media and volumes.
+``placement``
+    {host: the VPS host projected, hosts: the VPS hosts in inventory order, apps: app key
+    -> its VPS host, for every app}; without groups, host None, hosts [] and every app None.
 
 The secret-bearing parts (``app_secret_env``, ``*_passwords``) are separate from
 everything else, so loops and labels over the rest never carry a secret.
@@ -95,9 +115,11 @@ from ansible_collections.alorig.platform.plugins.module_utils.registry import (
     REQUIRED_SECRETS,
     expand_replicas,
     memory_split,
+    projected_host,
     secret_problem,
     validate_inventory,
     validate_registry,
+    vps_hosts,
     _normalise_path,
     _typename,
 )
@@ -142,6 +164,22 @@ def available_roles(roles_path):
     return names
 
 
+def placement_of(apps, groups, placement=None):
+    """{app: VPS host} of every app of ``apps``: ``placement`` (``alorig_placement``) where
+    it names the app, else the first host of the ``alorig_vps`` group of ``groups`` (None
+    when the group is empty). Disabled apps have a placement too. The one definition the
+    model, the DNS wiring and the playbooks use (filter ``alorig.platform.registry_placement``).
+    """
+    hosts = vps_hosts(groups)
+    default = hosts[0] if hosts else None
+    placement = placement if isinstance(placement, dict) else {}
+    result = {}
+    for app in apps if isinstance(apps, dict) else []:
+        value = placement.get(app)
+        result[app] = default if value is None else value
+    return result
+
+
 def errors_of(inputs):
     """Every error of ``inputs`` (see the module docstring), never raising."""
     if not isinstance(inputs, dict):
@@ -161,7 +199,9 @@ def errors_of(inputs):
         errors += validate_inventory(inputs.get("groups"))
     errors += validate_registry(inputs.get("apps"), platform,
                                 vault.get("vault_alorig_app_secrets"), roles,
-                                vault=vault if "vault" in inputs else None)
+                                vault=vault if "vault" in inputs else None,
+                                groups=inputs.get("groups") if "groups" in inputs else None,
+                                host=inputs.get("host"))
     errors += services_model.errors(platform)
     errors += monitoring_model.errors(platform, vault)
     environment = platform.get("alorig_environment") or "production"
@@ -210,8 +250,9 @@ def with_replicas(entry):
     return entry
 
 
-def deploy_spec(app, entry, weights, services):
-    """The app's deployment spec; ``services`` is services_model.project's result."""
+def deploy_spec(app, entry, weights, services, host=None, placed_here=True):
+    """The app's deployment spec; ``services`` is services_model.project's result; ``host``
+    the VPS host the app is placed on, ``placed_here`` whether it is the host projected."""
     memory = memory_split(entry["containers"], entry["ram_budget_mb"], weights)
     containers = []
     for container in entry["containers"]:
@@ -229,7 +270,10 @@ def deploy_spec(app, entry, weights, services):
     return {
         "name": app,
         "title": entry["title"],
-        "enabled": entry["enabled"],
+        "enabled": entry["enabled"] and placed_here,
+        "registry_enabled": entry["enabled"],
+        "host": host,
+        "placed_here": placed_here,
         "role": _role_of(app, entry),
         "compose_name": entry["compose_name"],
         "image": entry["image"],
@@ -319,11 +363,24 @@ def project(inputs):
     weights.update(platform.get("alorig_container_memory_weights") or {})
     apps = dict((app, with_replicas(entry)) for app, entry in apps.items())
     ordered = _ordered(apps)
-    enabled = [(app, entry) for app, entry in ordered if entry["enabled"]]
+    # Without an inventory every app is here (host and placements None), as with one host.
+    groups = inputs.get("groups")
+    hosts = vps_hosts(groups)
+    here = projected_host(groups, inputs.get("host"))
+    placement = placement_of(apps, groups, platform.get("alorig_placement"))
+
+    def placed(app):
+        return placement[app] == here
+
+    # Only the apps placed on this host run here: everything below but the specs and
+    # the app roles holds them alone.
+    here_ordered = [(app, entry) for app, entry in ordered if placed(app)]
+    enabled = [(app, entry) for app, entry in here_ordered if entry["enabled"]]
     services = services_model.project(platform, enabled)
     pooled = services["pgbouncer"]["enabled"]
 
-    specs = dict((app, deploy_spec(app, entry, weights, services)) for app, entry in ordered)
+    specs = dict((app, deploy_spec(app, entry, weights, services, placement[app], placed(app)))
+                 for app, entry in ordered)
     roles = []
     for app, entry in ordered:
         role = _role_of(app, entry)
@@ -341,7 +398,7 @@ def project(inputs):
              "caddy_hosts": [], "volumes": [], "compose_files": []}
     # Databases, users and sites keep the registry's order (stable files and diffs).
     for app, entry in apps.items():
-        if not entry["enabled"]:
+        if not entry["enabled"] or not placed(app):
             continue
         app_secrets = secrets.get(app) or {}
         database = entry["database"]
@@ -392,9 +449,10 @@ def project(inputs):
                     for app, entry in enabled],
         "owned": owned,
         "backup": backup_model.project(platform, inputs.get("vault") or {},
-                                       inputs.get("groups") or {}, ordered),
+                                       inputs.get("groups") or {}, here_ordered, host=here),
         "pgbouncer": services["pgbouncer"],
         "redis": services["redis"],
         "monitor_actions": services_model.monitor_actions(platform),
         "monitoring": monitoring_model.project(platform, monitor_apps),
+        "placement": {"host": here, "hosts": hosts, "apps": placement},
     }
