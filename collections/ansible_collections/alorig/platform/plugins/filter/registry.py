@@ -22,7 +22,7 @@ description:
     C(registry_errors) (the registry alone, for tests and tools),
     C(registry_inventory_errors) (input C(groups); the VPS group must hold at least one
     host) and C(registry_placement) (C(alorig_apps | registry_placement(groups,
-    alorig_placement)): app -> the VPS host it is placed on, defaults applied).
+    alorig_placement)) gives each app the VPS host it is placed on, defaults applied).
   - The projection is for C(host) (C(inventory_hostname)); a host outside the VPS group
     (the control node, the backup host) gets the projection of the group's first host.
 options:
