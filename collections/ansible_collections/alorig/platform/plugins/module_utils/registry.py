@@ -472,6 +472,22 @@ def projected_host(groups, host=None):
     return host if isinstance(host, str) and host in hosts else hosts[0]
 
 
+def placement_of(apps, groups, placement=None):
+    """{app: VPS host} of every app of ``apps``: ``placement`` (``alorig_placement``) where
+    it names the app, else the first host of the ``alorig_vps`` group of ``groups`` (None
+    when the group is empty). Disabled apps have a placement too. The one definition the
+    model, the DNS wiring and the playbooks use (filter ``alorig.platform.registry_placement``).
+    """
+    hosts = vps_hosts(groups)
+    default = hosts[0] if hosts else None
+    placement = placement if isinstance(placement, dict) else {}
+    result = {}
+    for app in apps if isinstance(apps, dict) else []:
+        value = placement.get(app)
+        result[app] = default if value is None else value
+    return result
+
+
 class _Validator:
     def __init__(self, apps, platform, secrets, available_roles=None, vault=None,
                  groups=None, host=None):
@@ -1607,10 +1623,6 @@ class _Validator:
     def check_placement(self, summaries):
         """alorig_placement: apps of the registry on hosts of the VPS group, and the enabled
         apps that share a route host on one host (DNS points a name at one address)."""
-        # imported here: registry_model builds on this module
-        from ansible_collections.alorig.platform.plugins.module_utils.registry_model import (
-            placement_of,
-        )
         placement = self.platform.get(PLACEMENT_VAR)
         if placement is None:
             placement = {}

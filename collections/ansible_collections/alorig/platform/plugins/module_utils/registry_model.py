@@ -115,6 +115,7 @@ from ansible_collections.alorig.platform.plugins.module_utils.registry import (
     REQUIRED_SECRETS,
     expand_replicas,
     memory_split,
+    placement_of,
     projected_host,
     secret_problem,
     validate_inventory,
@@ -162,22 +163,6 @@ def available_roles(roles_path):
             if os.path.isfile(os.path.join(base, name, "tasks", "main.yml")):
                 names.add(name)
     return names
-
-
-def placement_of(apps, groups, placement=None):
-    """{app: VPS host} of every app of ``apps``: ``placement`` (``alorig_placement``) where
-    it names the app, else the first host of the ``alorig_vps`` group of ``groups`` (None
-    when the group is empty). Disabled apps have a placement too. The one definition the
-    model, the DNS wiring and the playbooks use (filter ``alorig.platform.registry_placement``).
-    """
-    hosts = vps_hosts(groups)
-    default = hosts[0] if hosts else None
-    placement = placement if isinstance(placement, dict) else {}
-    result = {}
-    for app in apps if isinstance(apps, dict) else []:
-        value = placement.get(app)
-        result[app] = default if value is None else value
-    return result
 
 
 def errors_of(inputs):
