@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -325,3 +326,29 @@ def test_the_check_fails_on_the_warning_borg_ends_errors_found_with(monkeypatch,
     assert result["ok"] is False and "checksum mismatch" in result["error"]
     assert "remote: id" not in tool.gist("Remote: ID: 9b2a rebuilt index: <not found>\n"
                                         "Remote: Finished full repository check, errors found.").lower()
+
+
+def _authorized_keys(clients):
+    # Ansible's template module renders with trim_blocks
+    env = jinja2.Environment(trim_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    template = (ROOT / "roles/backup_server/templates/authorized_keys.j2").read_text()
+    return env.from_string(template).render(backup_server_base_dir="/srv/borg",
+                                            backup_server_clients=clients)
+
+
+def test_hosts_sharing_a_key_share_one_line_reaching_each_repository():
+    """sshd uses the first authorized_keys line matching a key: two VPS hosts with the
+    vault's one key get one line allowing both repositories (else the second host's
+    backups are refused with "Repository path not allowed")."""
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyMaterial"
+    one = _authorized_keys([{"name": "vps1", "public_key": key + " alorig-backup"}])
+    assert one.splitlines()[1:] == [
+        'restrict,command="borg serve --restrict-to-path /srv/borg/vps1" %s alorig-backup' % key]
+    two = _authorized_keys([{"name": "vps1", "public_key": key + " alorig-backup@vps1"},
+                            {"name": "vps2", "public_key": key + " alorig-backup@vps2"},
+                            {"name": "other", "public_key": "ssh-ed25519 AAAAOther x"}])
+    assert two.splitlines()[1:] == [
+        'restrict,command="borg serve --restrict-to-path /srv/borg/vps1 '
+        '--restrict-to-path /srv/borg/vps2" %s alorig-backup@vps1' % key,
+        'restrict,command="borg serve --restrict-to-path /srv/borg/other" ssh-ed25519 AAAAOther x']
