@@ -29,7 +29,7 @@ PLATFORM_KEYS = ("alorig_environment", "alorig_host_ram_mb", "alorig_ram_headroo
                  "alorig_redis_databases",
                  "alorig_vps_public_ipv4", "alorig_admin_allowlist",
                  "alorig_infra_portainer_enabled", "alorig_infra_flower_enabled",
-                 "alorig_placement")
+                 "alorig_placement", "alorig_placement_together")
 PLATFORM_KEYS += ("alorig_backup_enabled", "alorig_backup_schedule", "alorig_backup_check_schedule",
                   "alorig_backup_drill_schedule", "alorig_backup_retention",
                   "alorig_backup_max_age_hours", "alorig_backup_drill_max_age_days")
@@ -1205,6 +1205,12 @@ NEW_CASES = [
          ["app 'psydge'", "alorig_placement.psydge", "'vps9'", "not a host of the alorig_vps group"]),
     Case("placement-unknown-app", _set((("alorig_placement",), {"psydg": "vps"})),
          ["platform: alorig_placement.psydg", "no such app in alorig_apps"]),
+    Case("placement-together-unknown-app",
+         _set((("alorig_placement_together",), [["igny8", "igny8_stagng"]])),
+         ["platform: alorig_placement_together[0]", "no such app in alorig_apps", "'igny8_stagng'"]),
+    Case("placement-together-not-a-list-of-lists",
+         _set((("alorig_placement_together",), ["igny8", "igny8_staging"])),
+         ["platform: alorig_placement_together[0]", "list of at least two apps", "'igny8'"]),
     # -- the continuous monitoring (module_utils monitoring_model) -------------------------
     Case("monitoring-enabled-word", _set((("alorig_monitoring_enabled",), "sometimes")),
          ["platform: alorig_monitoring_enabled", "true or false"]),

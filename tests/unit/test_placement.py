@@ -377,3 +377,46 @@ def test_dns_refuses_one_name_at_two_addresses(variables):
                                     app_ipv4={"psydge": SECOND_ADDRESS,
                                               "sitebuilder": SECOND_ADDRESS})
     assert _records(zones)[("alorig.com", "api")] == SECOND_ADDRESS
+
+
+# -- apps kept on one host (alorig_placement_together) --------------------------------------
+
+SPLIT_STAGING = ("app 'igny8_staging': alorig_placement.igny8_staging alorig_placement puts it on "
+                 "host 'vps2' and app 'igny8' on host 'vps1', but alorig_placement_together[0] "
+                 "(igny8, igny8_staging) keeps these apps on one host; place them together")
+
+
+def test_igny8_and_its_staging_are_kept_on_one_host(variables):
+    # the platform's default (group_vars/all/platform.yml): the staging refresh copies
+    # igny8's database inside one PostgreSQL
+    assert variables["alorig_placement_together"] == [["igny8", "igny8_staging"]]
+    place(variables, igny8_staging="vps2")
+    # every host refuses it: validation stops before any host is contacted
+    assert errors_for(variables, "vps1") == [SPLIT_STAGING]
+    assert errors_for(variables, "vps2") == [SPLIT_STAGING]
+    place(variables, igny8="vps2", igny8_staging="vps2")
+    assert errors_for(variables, "vps2") == []
+    assert apps_in(project(variables, "vps2"))["postgres_databases"] == ["igny8", "igny8_staging"]
+
+
+def test_a_disabled_app_of_a_group_may_stay_elsewhere(variables):
+    variables["alorig_apps"]["igny8_staging"]["enabled"] = False
+    place(variables, igny8_staging="vps2")
+    assert errors_for(variables) == []
+    variables["alorig_placement_together"] = []
+    variables["alorig_apps"]["igny8_staging"]["enabled"] = True
+    assert errors_for(variables) == []
+
+
+def test_a_malformed_group_list_is_refused(variables):
+    variables["alorig_placement_together"] = "igny8,igny8_staging"
+    assert errors_for(variables) == [
+        "platform: alorig_placement_together must be a list of lists of apps that share a host, "
+        "got string"]
+    variables["alorig_placement_together"] = [["igny8"], ["igny8", "igny8_stagin"]]
+    errors = errors_for(variables)
+    assert errors[0] == ("platform: alorig_placement_together[0] must be a list of at least two "
+                         "apps, got ['igny8']")
+    assert errors[1].startswith("platform: alorig_placement_together[1]: no such app in "
+                                "alorig_apps: 'igny8_stagin' (apps: asms, ")
+    assert len(errors) == 2

@@ -153,6 +153,9 @@ Placement (``alorig_placement``, several VPS hosts)
     ``host <name>: ``. Two enabled apps on different hosts must not share a route host
     (DNS points a name at one address). Ports, Redis DB numbers and every other
     reservation stay unique across all hosts, so moving an app never renumbers it.
+    ``alorig_placement_together`` (default ``[]``): a list of lists of app keys; the enabled
+    apps of each list must be placed on one host (igny8 and igny8_staging: the staging
+    refresh copies one database into the other inside one PostgreSQL).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -285,6 +288,8 @@ SECRETS_VAR = "vault_alorig_app_secrets"
 # The inventory group of the VPS hosts the apps are placed on.
 VPS_GROUP = "alorig_vps"
 PLACEMENT_VAR = "alorig_placement"
+# Groups of apps that must share a host (a playbook copies between their databases).
+TOGETHER_VAR = "alorig_placement_together"
 ENVIRONMENTS = ("production", "local")
 # A production secret shorter than this is refused (the example vault's placeholders and
 # hand-typed words are shorter).
@@ -1641,10 +1646,21 @@ class _Validator:
                 self.app_err(app, "%s.%s" % (PLACEMENT_VAR, _keyname(app)),
                              "%s is not a host of the %s group (hosts: %s)"
                              % (_show(value), VPS_GROUP, ", ".join(hosts)))
+        together = self.check_together(known)
         if self.groups is None or not hosts:
             return
         self.here = projected_host(self.groups, self.host)
         self.placement = placement_of(self.apps, self.groups, placement)
+        for index, group in together:
+            enabled = [a for a in group if summaries.get(a) and summaries[a]["enabled"]]
+            for app in enabled[1:]:
+                if self.placement.get(app) != self.placement.get(enabled[0]):
+                    self.app_err(app, "%s.%s" % (PLACEMENT_VAR, _keyname(app)),
+                                 "%s puts it on host %r and app %r on host %r, but %s[%d] (%s) "
+                                 "keeps these apps on one host; place them together"
+                                 % (PLACEMENT_VAR, self.placement.get(app), enabled[0],
+                                    self.placement.get(enabled[0]), TOGETHER_VAR, index,
+                                    ", ".join(str(a) for a in group)))
         first = {}  # route host -> (app, where, VPS host) of its first enabled app
         reported = set()
         for name, _path, app, where in self.route_list:
@@ -1662,6 +1678,31 @@ class _Validator:
                              "which %s puts on host %r while app %r is on host %r: DNS points "
                              "a name at one address only; place both apps on one host"
                              % (name, other, other_where, PLACEMENT_VAR, other_vps, app, vps))
+
+    def check_together(self, known):
+        """alorig_placement_together: a list of lists of app keys. Returns the valid lists,
+        with their index."""
+        together = self.platform.get(TOGETHER_VAR)
+        if together is None:
+            return []
+        if not isinstance(together, list):
+            self.err("platform: %s must be a list of lists of apps that share a host, got %s"
+                     % (TOGETHER_VAR, _typename(together)))
+            return []
+        valid = []
+        for index, group in enumerate(together):
+            if not isinstance(group, list) or len(group) < 2:
+                self.err("platform: %s[%d] must be a list of at least two apps, got %s"
+                         % (TOGETHER_VAR, index, _show(group)))
+                continue
+            unknown = [a for a in group if not isinstance(a, str) or a not in self.apps]
+            if unknown:
+                self.err("platform: %s[%d]: no such app in alorig_apps: %s (apps: %s)"
+                         % (TOGETHER_VAR, index, ", ".join(_show(a) for a in unknown),
+                            ", ".join(known)))
+                continue
+            valid.append((index, group))
+        return valid
 
     def _placed_here(self, app):
         return self.placement is None or self.placement.get(app) == self.here
