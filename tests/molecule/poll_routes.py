@@ -8,8 +8,15 @@ Each round sends one request per route to ``address``:443 with the route's name 
 and Host (as a client resolving the name to that host would), one round every
 ``--interval`` seconds, until ``--stop-file`` exists. A request fails when it gets no
 answer within ``--timeout`` or an answer above ``--max-status``. ``--out`` gets
-``{"rounds", "requests", "failed": [{"route", "at", "error"}], "statuses"}``; the
-molecule migration scenario asserts that nothing failed while an app moved away.
+``{"rounds", "requests", "failed": [{"route", "at", "error"}], "retried": [...], "statuses"}``;
+the molecule migration scenario asserts that nothing failed while an app moved away.
+
+A connection the server resets or closes before sending one byte of an answer is retried
+once, at once, on a new connection (as HTTP clients retry an idempotent GET whose connection
+was dropped): Caddy's graceful reload hands its listening socket over to the new
+configuration, and a connection arriving in that instant (a few tens of milliseconds) is
+dropped. Each retry is listed in ``retried`` with its first error; a retry that fails too, a
+timeout, or an answer above ``--max-status`` is a failure.
 Standard library only (runs with the control node's Python).
 """
 
@@ -36,11 +43,22 @@ def request(address, name, path, timeout):
                 if not chunk:
                     break
                 head += chunk
+    if not head:
+        raise Dropped("no answer: the connection was closed before any byte")
     line = head.split(b"\r\n", 1)[0].decode("latin-1")
     parts = line.split()
     if len(parts) < 2 or not parts[1].isdigit():
         raise ValueError("no HTTP status line: %r" % line[:80])
     return int(parts[1])
+
+
+class Dropped(ValueError):
+    """The server closed the connection before sending any answer."""
+
+
+def dropped(exc):
+    """A connection reset or closed before any byte of an answer (not a timeout)."""
+    return isinstance(exc, (ConnectionResetError, ConnectionAbortedError, Dropped))
 
 
 def main():
@@ -60,13 +78,20 @@ def main():
     for route in args.route:
         name, _, path = route.partition("/")
         routes.append((route, name, "/" + path))
-    result = {"rounds": 0, "requests": 0, "failed": [], "statuses": {}}
+    result = {"rounds": 0, "requests": 0, "failed": [], "retried": [], "statuses": {}}
     started = time.time()
     while not os.path.exists(args.stop_file) and time.time() - started < args.max_seconds:
         for route, name, path in routes:
             result["requests"] += 1
             try:
-                status = request(args.address, name, path, args.timeout)
+                try:
+                    status = request(args.address, name, path, args.timeout)
+                except (OSError, ValueError) as first:
+                    if not dropped(first):
+                        raise
+                    result["retried"].append({"route": route, "at": time.time() - started,
+                                              "error": "%s: %s" % (type(first).__name__, first)})
+                    status = request(args.address, name, path, args.timeout)
                 result["statuses"][str(status)] = result["statuses"].get(str(status), 0) + 1
                 if status > args.max_status:
                     result["failed"].append({"route": route, "at": time.time() - started,
