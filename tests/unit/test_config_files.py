@@ -112,3 +112,43 @@ def test_absent_removes_and_then_changes_nothing(tmp_path):
 def test_bad_declarations_fail_naming_the_path(spec, message):
     result = run([spec], expect_fail=True)
     assert result["msg"].startswith(spec["path"]) and message in result["msg"], result["msg"]
+
+
+def checker(tmp_path, accept):
+    """A validation command: accepts a file whose first line is ``accept``, logs what it saw."""
+    script = tmp_path / "check.sh"
+    script.write_text('#!/bin/sh\necho "$1" >> "%s/checked"\nhead -1 "$1" | grep -qx "%s" '
+                      '|| { echo "line 1: bad setting" >&2; exit 3; }\n' % (tmp_path, accept))
+    script.chmod(0o755)
+    return "%s %%s" % script
+
+
+def test_validate_checks_the_new_content_before_it_replaces_the_file(tmp_path):
+    path = tmp_path / "sshd.conf"
+    good = [dict(path=str(path), mode="0644", content="good\n", validate=checker(tmp_path, "good"),
+                 **owner())]
+    assert run(good)["changed"]
+    assert path.read_text() == "good\n"
+    checked = (tmp_path / "checked").read_text().split()
+    assert len(checked) == 1 and checked[0] != str(path)  # a temporary file, not the target
+    assert not os.path.exists(checked[0])
+    # unchanged content: no write, no check
+    assert not run(good)["changed"]
+    assert len((tmp_path / "checked").read_text().split()) == 1
+    bad = [dict(good[0], content="bad\n")]
+    result = run(bad, expect_fail=True)
+    assert "failed its check, the file is unchanged" in result["msg"]
+    assert "line 1: bad setting" in result["msg"] and "exited 3" in result["msg"]
+    assert path.read_text() == "good\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["check.sh", "checked", "sshd.conf"]
+
+
+def test_validate_is_not_run_in_check_mode_and_needs_a_placeholder(tmp_path):
+    path = tmp_path / "nft.conf"
+    spec = dict(path=str(path), mode="0644", content="bad\n", validate=checker(tmp_path, "good"),
+                **owner())
+    plan = run([spec], check=True)
+    assert plan["changed_paths"] == [str(path)] and not path.exists()
+    assert not (tmp_path / "checked").exists()
+    result = run([dict(spec, content="good\n", validate="/bin/true")], expect_fail=True)
+    assert "has no %s" in result["msg"] and not path.exists()

@@ -20,8 +20,9 @@ description:
   - Writes are atomic (a temporary file in the same directory, renamed over the old one).
   - Check mode plans the same changes; diff mode shows each changed file's content, except the
     content of a secret file, which is never returned, logged or shown.
-  - Files that need a validation command (sshd -t, nft -c, caddy validate) stay with
-    C(ansible.builtin.template) and its C(validate).
+  - A file may name a validation command (I(validate), as C(ansible.builtin.template)'s):
+    the new content is written to a temporary file beside the destination, checked, and
+    renamed into place only if the command succeeds. Check mode does not run it.
 version_added: "1.0.0"
 options:
   files:
@@ -56,6 +57,12 @@ options:
         description: Group name or numeric gid.
         type: str
         default: root
+      validate:
+        description: A command run on the new content before it replaces the file, C(%s)
+          standing for the temporary file (for example C(/usr/sbin/sshd -t -f %s)). Split like
+          a shell would, but run without a shell. A non-zero exit fails the task and leaves the
+          file as it was. Not run in check mode.
+        type: str
       force:
         description: When false, an existing file's content is left as it is (its owner, group
           and mode are still converged), like C(ansible.builtin.copy)'s I(force=false).
@@ -95,6 +102,7 @@ actions:
 import grp
 import os
 import pwd
+import shlex
 import shutil
 import tempfile
 
@@ -223,13 +231,32 @@ class Converger(object):
             os.fsync(fd)
             os.close(fd)
             fd = None
-            os.rename(tmp, path)
+            problem = self.validate(spec, tmp)
+            if problem is None:
+                os.rename(tmp, path)
         except Exception as exc:  # pylint: disable=broad-except
             if fd is not None:
                 os.close(fd)
             if os.path.exists(tmp):
                 os.unlink(tmp)
             self.fail(path, "cannot be written: %s" % exc)
+        if problem is not None:
+            os.unlink(tmp)
+            self.fail(path, "the new content failed its check, the file is unchanged: %s"
+                      % problem)
+
+    def validate(self, spec, tmp):
+        """None when the file's check passes (or it has none), else why it failed."""
+        command = spec.get("validate")
+        if not command:
+            return None
+        if "%s" not in command:
+            return "validate %r has no %%s for the file to check" % command
+        argv = [word.replace("%s", tmp) for word in shlex.split(command)]
+        rc, out, err = self.module.run_command(argv)
+        if rc != 0:
+            return "%s exited %d: %s" % (" ".join(argv), rc, (err or out).strip()[-800:])
+        return None
 
     def absent(self, spec):
         path = spec["path"]
@@ -269,6 +296,7 @@ def main():
                 owner=dict(type="str", default="root"),
                 group=dict(type="str", default="root"),
                 force=dict(type="bool", default=True),
+                validate=dict(type="str"),
             )),
         ),
         supports_check_mode=True,
