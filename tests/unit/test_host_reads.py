@@ -25,12 +25,14 @@ def test_every_read_by_name_and_nothing_changed(tmp_path):
     marker = tmp_path / "ran"
     result = run({"two": ["sh", "-ec", "echo a; echo b; touch %s" % marker],
                   "fails": ["sh", "-c", "echo oops >&2; exit 4"],
-                  "missing": ["alorig-no-such-command", "--x"]})
+                  "missing": ["alorig-no-such-command", "--x"],
+                  "missing_path": ["/usr/sbin/alorig-no-such-daemon", "-T"]})
     assert not result.get("failed") and result["changed"] is False
     reads = result["reads"]
     assert reads["two"] == {"rc": 0, "stdout": "a\nb", "stdout_lines": ["a", "b"], "stderr": ""}
     assert reads["fails"]["rc"] == 4 and reads["fails"]["stderr"] == "oops"
     assert reads["missing"]["rc"] == 127 and "not found" in reads["missing"]["stderr"]
+    assert reads["missing_path"]["rc"] == 127 and "not found" in reads["missing_path"]["stderr"]
     assert marker.exists()
 
 

@@ -55,6 +55,8 @@ reads:
   type: dict
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 
@@ -67,14 +69,14 @@ def run_reads(module, commands):
             module.fail_json(msg="host_reads: the command %r must be a non-empty list of words"
                              % name)
         words = [str(word) for word in argv]
-        if module.get_bin_path(words[0]) is None and "/" not in words[0]:
+        exe = words[0]
+        found = os.access(exe, os.X_OK) if "/" in exe else module.get_bin_path(exe) is not None
+        if not found:
+            # (a package this run installs later, or in check mode one not installed yet)
             results[name] = {"rc": 127, "stdout": "", "stdout_lines": [],
-                             "stderr": "%s: command not found" % words[0]}
+                             "stderr": "%s: command not found" % exe}
             continue
-        try:
-            rc, out, err = module.run_command(words)
-        except OSError as exc:  # e.g. an absolute path that does not exist
-            rc, out, err = 127, "", str(exc)
+        rc, out, err = module.run_command(words)
         results[name] = {"rc": rc, "stdout": out.rstrip("\n"),
                          "stdout_lines": out.splitlines(), "stderr": err.rstrip("\n")}
     return results
