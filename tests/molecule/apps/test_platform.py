@@ -317,7 +317,7 @@ def inject_drift(host, token):
 EXPECTED_TASKS = [
     ("postgres_db", "Revoke CONNECT on each database from PUBLIC"),
     ("redis_prefix", "Converge Redis's ACL users to the ACL file"),
-    ("caddy", "Render the Caddyfile, validated by caddy before it replaces the current one"),
+    ("caddy", "Write Caddy's directories, caddy.env, docker-compose.caddy.yml and the Caddyfile (validated)"),
     ("alorig_app", "Converge the app (release, files, containers): observer"),
     ("alorig_app", "Converge the app (release, files, containers): astrotiming"),
     ("alorig_app", "Converge the app (release, files, containers): snapify"),
