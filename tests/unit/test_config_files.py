@@ -137,7 +137,7 @@ def test_validate_checks_the_new_content_before_it_replaces_the_file(tmp_path):
     assert len((tmp_path / "checked").read_text().split()) == 1
     bad = [dict(good[0], content="bad\n")]
     result = run(bad, expect_fail=True)
-    assert "failed its check, the file is unchanged" in result["msg"]
+    assert "failed to validate, the file is unchanged" in result["msg"]
     assert "line 1: bad setting" in result["msg"] and "exited 3" in result["msg"]
     assert path.read_text() == "good\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["check.sh", "checked", "sshd.conf"]

@@ -20,8 +20,8 @@ description:
   - Writes are atomic (a temporary file in the same directory, renamed over the old one).
   - Check mode plans the same changes; diff mode shows each changed file's content, except the
     content of a secret file, which is never returned, logged or shown.
-  - A file may name a validation command (I(validate), as C(ansible.builtin.template)'s):
-    the new content is written to a temporary file beside the destination, checked, and
+  - A file may name a validation command, I(validate), like C(ansible.builtin.template) does.
+    The new content is written to a temporary file beside the destination, checked, and
     renamed into place only if the command succeeds. Check mode does not run it.
 version_added: "1.0.0"
 options:
@@ -242,7 +242,7 @@ class Converger(object):
             self.fail(path, "cannot be written: %s" % exc)
         if problem is not None:
             os.unlink(tmp)
-            self.fail(path, "the new content failed its check, the file is unchanged: %s"
+            self.fail(path, "the new content failed to validate, the file is unchanged: %s"
                       % problem)
 
     def validate(self, spec, tmp):

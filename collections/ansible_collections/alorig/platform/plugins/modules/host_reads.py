@@ -15,17 +15,17 @@ short_description: Run a role's read-only commands on the host in one module run
 description:
   - Runs each given command (an argument list, no shell) and returns its return code and
     output under its name. One module run instead of one C(ansible.builtin.command) task per
-    read: a task that reaches the host costs about 0.35 s however little it does.
+    read, since a task that reaches the host costs about 0.35 s however little it does.
   - Never changes anything (C(changed) is always false) and runs the same in check mode.
-  - A command that is not found or exits non-zero is not an error: its C(rc) says so
-    (127 for a command not found), and the role decides. Use I(must_succeed) for a read the
+  - A command that is not found or exits non-zero is not an error. Its C(rc) says so
+    (127 for a command not found) and the role decides. Use I(must_succeed) for a read the
     role cannot do without.
   - Only for commands that read. A command that needs a shell is given as
     C([sh, -ec, "..."]), as with C(ansible.builtin.command).
 version_added: "1.2.0"
 options:
   commands:
-    description: Name -> argument list. Names are returned in C(reads).
+    description: Name to argument list. Each name is a key of C(reads).
     type: dict
     required: true
   must_succeed:
@@ -50,7 +50,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 reads:
-  description: Name -> C(rc), C(stdout), C(stdout_lines), C(stderr) of each command.
+  description: For each name, the command's C(rc), C(stdout), C(stdout_lines) and C(stderr).
   returned: always
   type: dict
 """
