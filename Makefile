@@ -56,10 +56,10 @@ harness-test: images
 	REFAPP_IMAGE=alorig/reference-app:latest $(BIN)/pytest -q tests/harness tests/reference_app
 
 molecule: images
-	$(BIN)/molecule test -s default
-	$(BIN)/molecule test -s infra
-	$(BIN)/molecule test -s migration
-	$(BIN)/molecule test -s apps
+	MOLECULE=$(BIN)/molecule bash harness/molecule-scenario.sh default
+	MOLECULE=$(BIN)/molecule bash harness/molecule-scenario.sh infra
+	MOLECULE=$(BIN)/molecule bash harness/molecule-scenario.sh migration
+	MOLECULE=$(BIN)/molecule bash harness/molecule-scenario.sh apps
 
 test: lint unit harness-test molecule
 
