@@ -310,6 +310,8 @@ def inject_drift(host, token):
                   if r["name"] == "api.psydge.com" and r["type"] == "A")
     cf_patch(token, "/zones/%s/dns_records/%s" % (zone["id"], record["id"]), {"content": "127.0.0.2"})
     sh(host, "docker update --memory 200m --memory-swap 200m psydge_backend")
+    # a shared service's runtime settings: compose sees the same file and would leave it
+    sh(host, "docker update --memory 300m --memory-swap 300m alorig_redis")
     sh(host, "rm /srv/alorig/static/observer/index.html")
     sh(host, "docker pause snapify_celery_worker")
 
@@ -318,6 +320,7 @@ EXPECTED_TASKS = [
     ("postgres_db", "Revoke CONNECT on each database from PUBLIC"),
     ("redis_prefix", "Converge Redis's ACL users to the ACL file"),
     ("caddy", "Write Caddy's directories, caddy.env, docker-compose.caddy.yml and the Caddyfile (validated)"),
+    ("alorig_infra", "Start the shared services and wait until they are healthy"),
     ("alorig_app", "Converge the app (release, files, containers): observer"),
     ("alorig_app", "Converge the app (release, files, containers): astrotiming"),
     ("alorig_app", "Converge the app (release, files, containers): snapify"),
@@ -368,6 +371,8 @@ def test_check_mode_plans_exactly_what_the_run_changes(host):
     assert any(a.startswith("start observer_celery_beat") for a in observer), observer
     staging = real.actions()["Converge the app (release, files, containers): igny8_staging"]
     assert any(a.startswith("health gate") for a in staging), staging
+    infra = real.actions()["Start the shared services and wait until they are healthy"]
+    assert infra == ["recreate alorig_redis (memory limit 300 MB, declared 512 MB)"], infra
 
     # every drift repaired
     for name in ("observer_celery_beat", "astrotiming_celery_worker", "snapify_celery_worker",
@@ -376,6 +381,8 @@ def test_check_mode_plans_exactly_what_the_run_changes(host):
         assert info["State"]["Status"] == "running", name
     memory = json.loads(sh(host, "docker inspect psydge_backend"))[0]["HostConfig"]["Memory"]
     assert memory == 597 * 1024 * 1024
+    memory = json.loads(sh(host, "docker inspect alorig_redis"))[0]["HostConfig"]["Memory"]
+    assert memory == 512 * 1024 * 1024
     assert host.file("/srv/alorig/static/observer/index.html").exists
     assert "HAND_EDIT" not in sh(host, "cat /opt/alorig/compose/psydge.env")
     assert "edited by hand" not in sh(host, "cat /opt/alorig/caddy/Caddyfile")
@@ -408,6 +415,9 @@ def test_one_app_that_cannot_be_repaired_does_not_stop_the_others(host):
         assert held["State"]["Running"], held["State"]
         assert "127.0.0.1:8020" in sh(host, "docker port squatter")
         sh(host, "docker pause snapify_celery_worker")
+        # shared services in unusual states: compose alone would fail on or leave them
+        sh(host, "docker pause alorig_redis")
+        sh(host, "docker stop alorig_caddy")
         run = run_playbook("site.yml", name="broken-app")
         assert run.returncode != 0, (run.actions(), sh(host, "docker ps -a --format '{{.Names}} {{.Status}} {{.Ports}}'"))
         output = run.output()
@@ -416,6 +426,12 @@ def test_one_app_that_cannot_be_repaired_does_not_stop_the_others(host):
         assert "8020" in output[output.index("could not be converged"):][:3000]
         state = json.loads(sh(host, "docker inspect snapify_celery_worker"))[0]["State"]
         assert state["Status"] == "running"
+        infra = run.actions()["Start the shared services and wait until they are healthy"]
+        assert "unpause and restart alorig_redis (paused)" in infra, infra
+        caddy = run.actions()["Start Caddy"]
+        assert any(a.startswith("start alorig_caddy (exited") for a in caddy), caddy
+        for name in ("alorig_redis", "alorig_caddy"):
+            assert json.loads(sh(host, "docker inspect %s" % name))[0]["State"]["Status"] == "running"
         image = json.loads(sh(host, "docker inspect igny8_staging_backend"))[0]["Config"]["Image"]
         latest = sh(host, "docker image inspect -f '{{ .Id }}' alorig/reference-app:latest")[7:19]
         assert image == "igny8-backend:%s" % latest

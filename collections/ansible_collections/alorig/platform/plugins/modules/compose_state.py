@@ -1,0 +1,256 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Alorig platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: compose_state
+short_description: Keep a compose project's containers as declared, in one round trip when nothing differs
+description:
+  - Reads the project's containers (C(docker inspect)) and the ids of the declared images,
+    and compares each container with its compose service - existence, compose labels,
+    image and image id, memory limit, restart policy, networks, paused, exited,
+    restarting, dead, unhealthy - and runs C(docker compose up --wait) only when something
+    differs. On a host where nothing differs it only reads (three C(docker) calls).
+  - Paused containers are unpaused and restarted, drifted ones (changed by C(docker update),
+    detached from a network, restarting in a loop...) removed and created again by
+    C(docker compose up). Containers of the project that no service declares are removed
+    (C(--remove-orphans)).
+  - The compose and env files are written by the role before (M(alorig.platform.config_files));
+    the role gives I(digest), a hash of everything those files hold. After a successful
+    C(compose up) the module records it with the containers' compose config hashes in
+    I(record). A digest other than the recorded one (the files changed, or the last run
+    stopped between writing them and starting the containers) or a container re-created
+    outside the role starts the project again, and compose re-creates what its own config
+    hash says.
+  - Check mode reports the same actions and changes nothing.
+version_added: "1.3.0"
+options:
+  project:
+    description: The compose project name.
+    type: str
+    required: true
+  compose_dir:
+    description: Directory of the compose file (the working directory of C(docker compose)).
+    type: path
+    required: true
+  compose_file:
+    description: File name of the compose file in I(compose_dir).
+    type: str
+    required: true
+  compose:
+    description: The compose document, parsed (the content of I(compose_file)).
+    type: dict
+    required: true
+  digest:
+    description: A hash of the compose file and the env files it reads (no secret itself).
+    type: str
+    required: true
+  record:
+    description: File (root, 0600) where the digest and the config hashes are recorded.
+    type: path
+    required: true
+  wait_timeout:
+    description: Seconds C(docker compose up --wait) waits for running and healthy containers.
+    type: int
+    default: 300
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+author:
+  - Alorig platform contributors
+"""
+
+EXAMPLES = r"""
+- name: Start the shared services and wait until they are healthy
+  alorig.platform.compose_state:
+    project: alorig_infra
+    compose_dir: /opt/alorig/compose
+    compose_file: docker-compose.infra.yml
+    compose: "{{ lookup('ansible.builtin.template', 'docker-compose.infra.yml.j2') | from_yaml }}"
+    digest: "{{ __files | to_json | hash('sha256') }}"
+    record: /opt/alorig/compose/.alorig_infra.applied
+"""
+
+RETURN = r"""
+actions:
+  description: What the run did (or, in check mode, would do), in order.
+  returned: always
+  type: list
+  elements: str
+recreated:
+  description: Containers this run removed (to be created again) or started the project for.
+  returned: always
+  type: list
+  elements: str
+started:
+  description: Whether C(docker compose up) ran (or would run).
+  returned: always
+  type: bool
+"""
+
+import json
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.alorig.platform.plugins.module_utils.compose_state import (
+    CREATE, NONE, RECREATE, START, UNPAUSE, config_hashes, container_name, plan,
+)
+
+
+class ComposeState(object):
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.docker = module.get_bin_path("docker", required=True)
+        self.actions = []
+
+    def run(self, args, check=True, cwd=None):
+        rc, out, err = self.module.run_command([self.docker] + args, cwd=cwd)
+        if check and rc != 0:
+            self.fail("docker %s failed (rc %d): %s" % (" ".join(args[:3]), rc,
+                                                        (err or out).strip()[-800:]))
+        return rc, out, err
+
+    def fail(self, msg):
+        self.module.fail_json(msg="%s: %s" % (self.p["project"], msg), actions=self.actions)
+
+    def inspect(self, kind, refs):
+        if not refs:
+            return []
+        _rc, out, _err = self.run([kind, "inspect"] + list(refs), check=False)
+        try:
+            return json.loads(out or "[]") or []
+        except ValueError:
+            return []
+
+    def containers(self):
+        _rc, out, _err = self.run(["ps", "-a", "-q", "--no-trunc", "--filter",
+                                   "label=com.docker.compose.project=%s" % self.p["project"]],
+                                  check=False)
+        services = self.p["compose"].get("services") or {}
+        names = [container_name(self.p["project"], k, s) for k, s in services.items()]
+        found, seen = [], set()
+        for info in self.inspect("container", out.split() + names):
+            if info.get("Id") not in seen:
+                seen.add(info.get("Id"))
+                found.append(info)
+        return found
+
+    def image_ids(self):
+        """{declared reference: image id} of the declared images on the host (one call)."""
+        services = self.p["compose"].get("services") or {}
+        refs = sorted(set(s.get("image") for s in services.values() if s.get("image")))
+        docs = self.inspect("image", refs)
+        ids = {}
+        for ref in refs:
+            tag = ref if ":" in ref.rsplit("/", 1)[-1] else ref + ":latest"
+            for doc in docs:
+                if tag in (doc.get("RepoTags") or []) or "docker.io/" + tag in (doc.get("RepoTags") or []):
+                    ids[ref] = doc.get("Id")
+            if ref not in ids and len(docs) == len(refs) == 1:
+                ids[ref] = docs[0].get("Id")
+        return ids
+
+    def read_record(self):
+        try:
+            with open(self.p["record"]) as handle:
+                return json.load(handle)
+        except (IOError, OSError, ValueError):
+            return None
+
+    def write_record(self, containers):
+        content = json.dumps({"digest": self.p["digest"],
+                              "config_hashes": config_hashes(self.p["project"], containers)},
+                             sort_keys=True) + "\n"
+        directory = os.path.dirname(self.p["record"])
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".alorig-")
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, content.encode("utf-8"))
+            os.close(fd)
+            os.rename(tmp, self.p["record"])
+        except Exception:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def converge(self):
+        p = self.p
+        try:
+            the_plan = plan(p["project"], p["compose"], self.containers(), self.image_ids(),
+                            self.read_record(), p["digest"])
+        except ValueError as error:
+            self.fail("the compose file declares %s" % error)
+        recreated = []
+        for name, action, reason in the_plan["containers"]:
+            if action != NONE:
+                self.actions.append("%s %s (%s)" % (action, name, reason))
+                if action in (RECREATE, UNPAUSE):
+                    recreated.append(name)
+        for name in the_plan["orphans"]:
+            self.actions.append("remove %s (no service declares it)" % name)
+        started = bool(the_plan["orphans"] or the_plan["up"] or any(
+            action in (CREATE, START, RECREATE) for _n, action, _r in the_plan["containers"]))
+        if the_plan["up"]:
+            self.actions.append("start the project %s (%s)" % (p["project"], the_plan["up"]))
+        if self.module.check_mode or not self.actions:
+            return {"changed": bool(self.actions), "actions": self.actions,
+                    "recreated": recreated, "started": started}
+        present = dict((c.get("Name", "").lstrip("/"), c) for c in self.containers())
+        for name, action, _reason in the_plan["containers"]:
+            if action == UNPAUSE:
+                # Restarted after: Docker keeps the health status reached while paused
+                # until a later check, which `compose up --wait` may not see in time.
+                self.run(["unpause", name])
+                self.run(["restart", "-t", "10", name])
+            elif action == RECREATE and name in present:
+                self.run(["rm", "-f", name])
+        if started:
+            args = ["compose", "-p", p["project"], "-f", p["compose_file"], "up", "-d",
+                    "--remove-orphans", "--wait", "--wait-timeout", str(p["wait_timeout"])]
+            rc, out, err = self.run(args, check=False, cwd=p["compose_dir"])
+            if rc != 0:
+                problems = []
+                for info in self.containers():
+                    state = info.get("State") or {}
+                    health = (state.get("Health") or {}).get("Status")
+                    if state.get("Status") != "running" or health == "unhealthy":
+                        problems.append("%s %s%s" % (info.get("Name", "").lstrip("/"),
+                                                     state.get("Status"),
+                                                     " (%s)" % health if health else ""))
+                self.fail("docker compose up did not bring every container up and healthy "
+                          "within %d s (%s): %s" % (p["wait_timeout"],
+                                                    ", ".join(problems) or "see the output",
+                                                    (err or out).strip()[-800:]))
+        self.write_record(self.containers())
+        return {"changed": True, "actions": self.actions, "recreated": recreated,
+                "started": started}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            project=dict(type="str", required=True),
+            compose_dir=dict(type="path", required=True),
+            compose_file=dict(type="str", required=True),
+            compose=dict(type="dict", required=True),
+            digest=dict(type="str", required=True, no_log=False),
+            record=dict(type="path", required=True),
+            wait_timeout=dict(type="int", default=300),
+        ),
+        supports_check_mode=True,
+    )
+    module.exit_json(**ComposeState(module).converge())
+
+
+if __name__ == "__main__":
+    main()
