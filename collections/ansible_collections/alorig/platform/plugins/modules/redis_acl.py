@@ -95,13 +95,25 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.alorig.platform.plugins.module_utils.resp import Connection, RedisError
 
 
+def _canonical(line):
+    """An ACL LIST line with its rules in a fixed order.
+
+    Redis serialises a user's command rules in the order of its command table, which
+    changes from one start of the server to the next: the same user reads
+    ``+select +type ...`` after a restart and ``+type +select ...`` before it. Sorted, the
+    rules compare equal while any rule added or removed by hand still shows.
+    """
+    parts = line.split()
+    return " ".join(parts[:2] + sorted(parts[2:]))
+
+
 def _users(lines):
     """{user name: sha256 of its ACL LIST line} (rules hashed: they hold password hashes)."""
     result = {}
     for line in lines or []:
         parts = line.split()
         if len(parts) >= 2 and parts[0] == "user":
-            result[parts[1]] = hashlib.sha256(line.encode("utf-8")).hexdigest()
+            result[parts[1]] = hashlib.sha256(_canonical(line).encode("utf-8")).hexdigest()
     return result
 
 
