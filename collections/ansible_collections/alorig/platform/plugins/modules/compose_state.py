@@ -86,7 +86,10 @@ actions:
   type: list
   elements: str
 recreated:
-  description: Containers this run removed (to be created again) or started the project for.
+  description: >-
+    Containers that are new, re-created or restarted after this run (they read their
+    configuration files when they start). In check mode, when the files changed, every
+    declared container: which ones compose re-creates is known after the start only.
   returned: always
   type: list
   elements: str
@@ -194,7 +197,7 @@ class ComposeState(object):
         for name, action, reason in the_plan["containers"]:
             if action != NONE:
                 self.actions.append("%s %s (%s)" % (action, name, reason))
-                if action in (RECREATE, UNPAUSE):
+                if action in (CREATE, RECREATE, UNPAUSE):
                     recreated.append(name)
         for name in the_plan["orphans"]:
             self.actions.append("remove %s (no service declares it)" % name)
@@ -202,6 +205,10 @@ class ComposeState(object):
             action in (CREATE, START, RECREATE) for _n, action, _r in the_plan["containers"]))
         if the_plan["up"]:
             self.actions.append("start the project %s (%s)" % (p["project"], the_plan["up"]))
+        if self.module.check_mode and the_plan["up"]:
+            # which containers compose re-creates for the changed files is known after
+            # the start only: the plan counts every declared one
+            recreated = [n for n, _a, _r in the_plan["containers"]]
         if self.module.check_mode or not self.actions:
             return {"changed": bool(self.actions), "actions": self.actions,
                     "recreated": recreated, "started": started}
@@ -231,8 +238,14 @@ class ComposeState(object):
                           "within %d s (%s): %s" % (p["wait_timeout"],
                                                     ", ".join(problems) or "see the output",
                                                     (err or out).strip()[-800:]))
-        self.write_record(self.containers())
-        return {"changed": True, "actions": self.actions, "recreated": recreated,
+        after = self.containers()
+        self.write_record(after)
+        before_ids = dict((n, c.get("Id")) for n, c in present.items())
+        for info in after:
+            name = info.get("Name", "").lstrip("/")
+            if before_ids.get(name) != info.get("Id") and name not in recreated:
+                recreated.append(name)
+        return {"changed": True, "actions": self.actions, "recreated": sorted(recreated),
                 "started": started}
 
 
