@@ -192,6 +192,7 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.alorig.platform.plugins.module_utils.docker_reads import DockerReads
 from ansible_collections.alorig.platform.plugins.module_utils.app_state import (
     CREATE, NONE, RECREATE, START, UNPAUSE,
     container_action, manifest_problem, migration_lines, tree_manifest,
@@ -209,6 +210,7 @@ class AppState(object):
         self.actions = []
         self.diff = {"before": "", "after": "", "before_header": "", "after_header": ""}
         self.result = {}
+        self.reads = DockerReads(lambda args: self.run(args, check=False))
 
     # -- helpers ----------------------------------------------------------------
     def run(self, args, check=True, data=None, cwd=None):
@@ -225,11 +227,7 @@ class AppState(object):
     def inspect(self, kind, names):
         if not names:
             return {}
-        _rc, out, _err = self.run([kind, "inspect"] + list(names), check=False)
-        try:
-            docs = json.loads(out or "[]")
-        except ValueError:
-            docs = []
+        docs = self.reads.inspect(kind, names)
         found = {}
         for doc in docs:
             key = (doc.get("Name") or "").lstrip("/") if kind == "container" else None
@@ -300,10 +298,7 @@ class AppState(object):
         declared = [s["name"] for s in p["services"]]
         extra = ["%s_%s" % (self.name, s) for s in ONE_SHOTS] + [self.candidate_name()]
         self.containers = self.inspect("container", declared + extra)
-        _rc, out, _err = self.run(["ps", "-a", "--filter",
-                                   "label=com.docker.compose.project=%s" % p["project"],
-                                   "--format", "{{.Names}}"], check=False)
-        self.project_containers = [n for n in out.split() if n]
+        self.project_containers = [n for n, _id in self.reads.project_containers(p["project"])]
         self.compose_path = os.path.join(p["compose_dir"], p["compose_file"])
         self.env_path = os.path.join(p["compose_dir"], p["env_file"])
         self.compose_content = p["compose_content"].replace(p["tag_placeholder"], self.tag)

@@ -104,6 +104,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.alorig.platform.plugins.module_utils.docker_reads import DockerReads
 from ansible_collections.alorig.platform.plugins.module_utils.compose_state import (
     CREATE, NONE, RECREATE, START, UNPAUSE, config_hashes, container_name, plan,
 )
@@ -115,6 +116,7 @@ class ComposeState(object):
         self.p = module.params
         self.docker = module.get_bin_path("docker", required=True)
         self.actions = []
+        self.reads = DockerReads(lambda args: self.run(args, check=False))
 
     def run(self, args, check=True, cwd=None):
         rc, out, err = self.module.run_command([self.docker] + args, cwd=cwd)
@@ -126,23 +128,12 @@ class ComposeState(object):
     def fail(self, msg):
         self.module.fail_json(msg="%s: %s" % (self.p["project"], msg), actions=self.actions)
 
-    def inspect(self, kind, refs):
-        if not refs:
-            return []
-        _rc, out, _err = self.run([kind, "inspect"] + list(refs), check=False)
-        try:
-            return json.loads(out or "[]") or []
-        except ValueError:
-            return []
-
     def containers(self):
-        _rc, out, _err = self.run(["ps", "-a", "-q", "--no-trunc", "--filter",
-                                   "label=com.docker.compose.project=%s" % self.p["project"]],
-                                  check=False)
         services = self.p["compose"].get("services") or {}
         names = [container_name(self.p["project"], k, s) for k, s in services.items()]
+        ids = [cid for _name, cid in self.reads.project_containers(self.p["project"])]
         found, seen = [], set()
-        for info in self.inspect("container", out.split() + names):
+        for info in self.reads.inspect("container", ids + names):
             if info.get("Id") not in seen:
                 seen.add(info.get("Id"))
                 found.append(info)
@@ -152,7 +143,7 @@ class ComposeState(object):
         """{declared reference: image id} of the declared images on the host (one call)."""
         services = self.p["compose"].get("services") or {}
         refs = sorted(set(s.get("image") for s in services.values() if s.get("image")))
-        docs = self.inspect("image", refs)
+        docs = self.reads.inspect("image", refs)
         ids = {}
         for ref in refs:
             tag = ref if ":" in ref.rsplit("/", 1)[-1] else ref + ":latest"
