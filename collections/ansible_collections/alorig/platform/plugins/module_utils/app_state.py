@@ -70,6 +70,11 @@ def container_action(declared, info, project):
             return RECREATE, "port %s published as %s, declared %s:%s" % (
                 key, ", ".join("%s:%s" % (b.get("HostIp"), b.get("HostPort")) for b in bindings)
                 or "nothing", wanted["HostIp"], wanted["HostPort"])
+    return state_action(state)
+
+
+def state_action(state):
+    """(action, reason) for a container's inspect ``State`` once its settings match."""
     status = state.get("Status")
     if status == "paused" or state.get("Paused"):
         return UNPAUSE, "paused"

@@ -15,13 +15,11 @@ __metaclass__ = type
 
 import re
 
-MB = 1024 * 1024
+from ansible_collections.alorig.platform.plugins.module_utils.app_state import (  # noqa: F401
+    CREATE, NONE, RECREATE, START, UNPAUSE, state_action,
+)
 
-NONE = "none"
-UNPAUSE = "unpause and restart"
-START = "start"
-CREATE = "create"
-RECREATE = "recreate"
+MB = 1024 * 1024
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": MB, "mb": MB,
           "g": 1024 * MB, "gb": 1024 * MB}
@@ -92,18 +90,7 @@ def service_action(project, compose, key, info, image_id):
     for name in service_networks(project, compose, service):
         if name not in networks:
             return RECREATE, "not attached to %s" % name
-    status = state.get("Status")
-    if status == "paused" or state.get("Paused"):
-        return UNPAUSE, "paused"
-    if status == "restarting" or state.get("Restarting"):
-        return RECREATE, "restarting in a loop (exit code %s)" % state.get("ExitCode")
-    if status in ("exited", "created"):
-        return START, "%s (exit code %s)" % (status, state.get("ExitCode"))
-    health = (state.get("Health") or {}).get("Status")
-    if health == "unhealthy":
-        log = (state.get("Health") or {}).get("Log") or [{}]
-        return RECREATE, "unhealthy (%s)" % (str(log[-1].get("Output", "")).strip()[:120])
-    return NONE, "running"
+    return state_action(state)
 
 
 def config_hashes(project, containers):
