@@ -89,6 +89,18 @@ def state_action(state):
     return NONE, "running"
 
 
+def unready(containers):
+    """``name status (health)`` of each inspect document not running or unhealthy, by name."""
+    problems = []
+    for info in sorted(containers, key=lambda i: i.get("Name") or ""):
+        state = info.get("State") or {}
+        health = (state.get("Health") or {}).get("Status")
+        if state.get("Status") != "running" or health == "unhealthy":
+            problems.append("%s %s%s" % ((info.get("Name") or "").lstrip("/"), state.get("Status"),
+                                         " (%s)" % health if health else ""))
+    return problems
+
+
 def file_digest(path):
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -192,10 +192,11 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.alorig.platform.plugins.module_utils.atomic import write_atomic
 from ansible_collections.alorig.platform.plugins.module_utils.docker_reads import DockerReads
 from ansible_collections.alorig.platform.plugins.module_utils.app_state import (
     CREATE, NONE, RECREATE, START, UNPAUSE,
-    container_action, manifest_problem, migration_lines, tree_manifest,
+    container_action, manifest_problem, migration_lines, tree_manifest, unready,
 )
 
 ONE_SHOTS = ("migrate", "export_frontend")
@@ -247,20 +248,6 @@ class AppState(object):
                 return handle.read().decode("utf-8")
         except (IOError, OSError):
             return None
-
-    def write(self, path, content, mode, owner=0, group=0):
-        directory = os.path.dirname(path)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".alorig-")
-        try:
-            os.fchmod(fd, mode)
-            os.write(fd, content.encode("utf-8"))
-            os.close(fd)
-            os.chown(tmp, owner, group)
-            os.rename(tmp, path)
-        except Exception:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
 
     def env_file_args(self, environment, tmpdir, name):
         """--env-file for the secrets plus the given plain environment (one 0600 file)."""
@@ -442,12 +429,12 @@ class AppState(object):
         if plan["export"]:
             self.export()
         if plan["env"]:
-            self.write(self.env_path, self.env_content, 0o600)
+            write_atomic(self.env_path, self.env_content, 0o600)
         if plan["compose"]:
-            self.write(self.compose_path, self.compose_content, 0o600)
+            write_atomic(self.compose_path, self.compose_content, 0o600)
         self.converge_containers(plan)
         if plan["record"]:
-            self.write(self.release_file, self.this_release + "\n", 0o644)
+            write_atomic(self.release_file, self.this_release + "\n", 0o644)
 
     def migrate(self, tmpdir):
         m = self.p["migrate"]
@@ -520,7 +507,7 @@ class AppState(object):
         if rc != 0:
             self.fail("the frontend export failed (rc %d): %s" % (rc, (err or out).strip()[-800:]))
         manifest = {"release": self.this_release, "files": tree_manifest(directory)}
-        self.write(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n", 0o644)
+        write_atomic(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True) + "\n", 0o644)
 
     def converge_containers(self, plan):
         p = self.p
@@ -543,14 +530,7 @@ class AppState(object):
                 "--remove-orphans", "--wait", "--wait-timeout", str(p["wait_timeout"])]
         rc, out, err = self.run(args, check=False, cwd=p["compose_dir"])
         if rc != 0:
-            problems = []
-            for name, info in sorted(self.inspect("container",
-                                                  [s["name"] for s in p["services"]]).items()):
-                state = info.get("State") or {}
-                health = (state.get("Health") or {}).get("Status")
-                if state.get("Status") != "running" or health == "unhealthy":
-                    problems.append("%s %s%s" % (name, state.get("Status"),
-                                                 " (%s)" % health if health else ""))
+            problems = unready(self.inspect("container", [s["name"] for s in p["services"]]).values())
             self.fail("docker compose up did not bring every container up and healthy within "
                       "%d s (%s): %s" % (p["wait_timeout"], ", ".join(problems) or "see the output",
                                          (err or out).strip()[-800:]))

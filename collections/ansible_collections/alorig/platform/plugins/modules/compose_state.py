@@ -100,10 +100,10 @@ started:
 """
 
 import json
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.alorig.platform.plugins.module_utils.app_state import unready
+from ansible_collections.alorig.platform.plugins.module_utils.atomic import write_atomic
 from ansible_collections.alorig.platform.plugins.module_utils.docker_reads import DockerReads
 from ansible_collections.alorig.platform.plugins.module_utils.compose_state import (
     CREATE, NONE, RECREATE, START, UNPAUSE, config_hashes, container_name, plan,
@@ -131,13 +131,10 @@ class ComposeState(object):
     def containers(self):
         services = self.p["compose"].get("services") or {}
         names = [container_name(self.p["project"], k, s) for k, s in services.items()]
-        ids = [cid for _name, cid in self.reads.project_containers(self.p["project"])]
-        found, seen = [], set()
-        for info in self.reads.inspect("container", ids + names):
-            if info.get("Id") not in seen:
-                seen.add(info.get("Id"))
-                found.append(info)
-        return found
+        listed = self.reads.project_containers(self.p["project"])
+        # the declared names, and the project's other containers by id (orphans)
+        return self.reads.inspect("container", names + [cid for name, cid in listed
+                                                         if name not in names])
 
     def image_ids(self):
         """{declared reference: image id} of the declared images on the host (one call)."""
@@ -162,25 +159,16 @@ class ComposeState(object):
             return None
 
     def write_record(self, containers):
-        content = json.dumps({"digest": self.p["digest"],
-                              "config_hashes": config_hashes(self.p["project"], containers)},
-                             sort_keys=True) + "\n"
-        directory = os.path.dirname(self.p["record"])
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".alorig-")
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, content.encode("utf-8"))
-            os.close(fd)
-            os.rename(tmp, self.p["record"])
-        except Exception:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_atomic(self.p["record"], json.dumps(
+            {"digest": self.p["digest"],
+             "config_hashes": config_hashes(self.p["project"], containers)},
+            sort_keys=True) + "\n", 0o600)
 
     def converge(self):
         p = self.p
+        before = self.containers()
         try:
-            the_plan = plan(p["project"], p["compose"], self.containers(), self.image_ids(),
+            the_plan = plan(p["project"], p["compose"], before, self.image_ids(),
                             self.read_record(), p["digest"])
         except ValueError as error:
             self.fail("the compose file declares %s" % error)
@@ -203,7 +191,7 @@ class ComposeState(object):
         if self.module.check_mode or not self.actions:
             return {"changed": bool(self.actions), "actions": self.actions,
                     "recreated": recreated, "started": started}
-        present = dict((c.get("Name", "").lstrip("/"), c) for c in self.containers())
+        present = dict((c.get("Name", "").lstrip("/"), c) for c in before)
         for name, action, _reason in the_plan["containers"]:
             if action == UNPAUSE:
                 # Restarted after: Docker keeps the health status reached while paused
@@ -217,14 +205,7 @@ class ComposeState(object):
                     "--remove-orphans", "--wait", "--wait-timeout", str(p["wait_timeout"])]
             rc, out, err = self.run(args, check=False, cwd=p["compose_dir"])
             if rc != 0:
-                problems = []
-                for info in self.containers():
-                    state = info.get("State") or {}
-                    health = (state.get("Health") or {}).get("Status")
-                    if state.get("Status") != "running" or health == "unhealthy":
-                        problems.append("%s %s%s" % (info.get("Name", "").lstrip("/"),
-                                                     state.get("Status"),
-                                                     " (%s)" % health if health else ""))
+                problems = unready(self.containers())
                 self.fail("docker compose up did not bring every container up and healthy "
                           "within %d s (%s): %s" % (p["wait_timeout"],
                                                     ", ".join(problems) or "see the output",

@@ -88,10 +88,9 @@ reasons:
 
 import hashlib
 import json
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.alorig.platform.plugins.module_utils.atomic import write_atomic
 from ansible_collections.alorig.platform.plugins.module_utils.resp import Connection, RedisError
 
 
@@ -124,20 +123,6 @@ def _file_users(content):
         if len(parts) >= 2 and parts[0] == "user":
             result[parts[1]] = hashlib.sha256(line.encode("utf-8")).hexdigest()
     return result
-
-
-def _write(path, content, mode, uid):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".alorig-")
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, content.encode("utf-8"))
-        os.close(fd)
-        os.chown(tmp, uid, uid)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def main():
@@ -192,12 +177,12 @@ def main():
     if not changed or module.check_mode:
         module.exit_json(**result)
 
-    _write(p["aclfile"], p["content"], 0o600, p["owner"])
+    write_atomic(p["aclfile"], p["content"], 0o600, p["owner"], p["owner"])
     try:
         conn.command("ACL", "LOAD")
     except RedisError as exc:
         if before is not None:
-            _write(p["aclfile"], before, 0o600, p["owner"])
+            write_atomic(p["aclfile"], before, 0o600, p["owner"], p["owner"])
         module.fail_json(msg="Redis refused the ACL file (the previous users stay loaded): %s"
                          % exc, **result)
     conn.close()
@@ -209,7 +194,7 @@ def main():
         conn.close()
     except (OSError, RedisError) as exc:
         module.fail_json(msg="Redis after ACL LOAD: %s" % exc, **result)
-    _write(p["state_file"], json.dumps({"users": after}, sort_keys=True) + "\n", 0o600, 0)
+    write_atomic(p["state_file"], json.dumps({"users": after}, sort_keys=True) + "\n", 0o600)
     module.exit_json(**result)
 
 
