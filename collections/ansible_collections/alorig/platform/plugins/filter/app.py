@@ -7,6 +7,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
+from ansible.errors import AnsibleFilterError
+
 DOCUMENTATION = r"""
 name: app_services
 short_description: The containers of one app as the compose file and the release steps need them
@@ -117,6 +121,206 @@ def app_services(instance, settings):
     return services
 
 
+KINDS = ("backend", "channels", "node", "celery_worker", "celery_beat")
+DEPLOYMENT_SETTINGS = (
+    "tag", "state_dir", "gunicorn_workers", "gunicorn_threads", "celery_concurrency",
+    "beat_tick_seconds", "project", "compose_file", "env_file", "restart_policy",
+    "bind_address", "network_name", "healthcheck_interval", "healthcheck_timeout",
+    "healthcheck_retries", "healthcheck_start_period", "healthcheck_start_interval",
+    "compose_dir", "static_root", "media_owner", "release_health_timeout", "managed",
+    "secret_env_keys")
+
+
+def instance_errors(instance, settings):
+    """What makes the instance unusable by the role, by key (no value is named)."""
+    if not isinstance(instance, dict) or not instance.get("name"):
+        return ["alorig_app_instance has no name"]
+    errors = []
+    if not isinstance(instance.get("enabled"), bool):
+        errors.append("enabled is not a boolean")
+    compose_name = instance.get("compose_name")
+    if not isinstance(compose_name, str) or not compose_name[:1].isalpha() \
+            or compose_name != compose_name.lower() \
+            or any(not (ch.isalnum() or ch == "-") for ch in compose_name):
+        errors.append("compose_name is not lower-case letters, digits and hyphens")
+    if not instance.get("image"):
+        errors.append("image is empty")
+    containers = instance.get("containers") or []
+    if not containers:
+        errors.append("containers is empty")
+    for c in containers:
+        if c.get("kind") not in KINDS:
+            errors.append("container %s: kind %r is not one of %s"
+                          % (c.get("name", "?"), c.get("kind"), ", ".join(KINDS)))
+        if c.get("memory_mb") is None:
+            errors.append("container %s: memory_mb is missing" % c.get("name", "?"))
+    if instance.get("enabled"):
+        for key in ("DATABASE_URL", "REDIS_URL"):
+            if key not in settings["secret_env_keys"]:
+                errors.append("alorig_app_secret_env has no %s for the app" % key)
+    if settings["bind_address"] not in ("127.0.0.1", "::1"):
+        errors.append("alorig_app_bind_address %s is not loopback" % settings["bind_address"])
+    return errors
+
+
+def _json(value):
+    # As Jinja's to_json wrote them (the compose files on converged hosts stay
+    # byte for byte the same).
+    return json.dumps(value)
+
+
+def compose_document(instance, services, settings):
+    """docker-compose.<compose_name>.yml of the app: no secret (env_file), so --diff shows it."""
+    name = instance["name"]
+    managed = settings["managed"]
+    env_base = settings["env_file"]
+    database = "pgbouncer" if (instance.get("database") or {}).get("pooled") else "postgres"
+    out = [
+        "---",
+        "# %s" % managed,
+        "# %s (role alorig_app):" % instance.get("title", name),
+        "# RAM budget %s MB split across the containers." % instance["ram_budget_mb"],
+        "# Published ports bind to %s only: Caddy is the public entry." % settings["bind_address"],
+        "# Secrets: %s (env_file, mode 0600)." % env_base,
+        "name: %s" % settings["project"],
+        "",
+        "services:",
+    ]
+    for svc in services:
+        out += [
+            "  %s:" % svc["name"],
+            '    image: "%s"' % svc["image"],
+            "    container_name: %s" % svc["name"],
+            "    command: %s" % _json(svc["command"]),
+            "    restart: %s" % settings["restart_policy"],
+            "    env_file: [%s]" % env_base,
+            "    environment:",
+        ]
+        for key, value in sorted(svc["environment"].items()):
+            out.append("      %s: %s" % (key, _json(str(value).replace("$", "$$"))))
+        if svc["port"]:
+            out += ["    ports:",
+                    '      - "%s:%s:%s"' % (settings["bind_address"], svc["port"], svc["port"])]
+        if svc["volumes"] or svc["binds"]:
+            out.append("    volumes:")
+            for vol, path in sorted(svc["volumes"].items()):
+                out.append('      - "%s_%s:%s"' % (name, vol, path))
+            for bind in svc["binds"]:
+                out.append('      - "%s"' % bind)
+        out += [
+            '    mem_limit: "%sm"' % svc["memory_mb"],
+            '    memswap_limit: "%sm"' % svc["memory_mb"],
+            "    stop_grace_period: 30s",
+            "    healthcheck:",
+            "      test: %s" % _json(svc["healthcheck"]),
+            "      interval: %s" % settings["healthcheck_interval"],
+            "      timeout: %s" % settings["healthcheck_timeout"],
+            "      retries: %s" % settings["healthcheck_retries"],
+            "      start_period: %s" % settings["healthcheck_start_period"],
+            "      start_interval: %s" % settings["healthcheck_start_interval"],
+            "    labels:",
+            '      org.alorig.app: "%s"' % name,
+            '      org.alorig.kind: "%s"' % svc["kind"],
+            '      org.alorig.memory_mb: "%s"' % svc["memory_mb"],
+            "      # Where DATABASE_URL points: PgBouncer is removed only when no container"
+            " says pgbouncer.",
+            '      org.alorig.database: "%s"' % database,
+            "    networks:",
+            "      - alorig_net",
+        ]
+    out += ["", "networks:", "  alorig_net:",
+            '    name: "%s"' % settings["network_name"], "    external: true"]
+    volume_names = volume_names_of(services)
+    if volume_names:
+        out += ["", "volumes:"]
+        for vol in volume_names:
+            out += ["  %s_%s:" % (name, vol), "    name: %s_%s" % (name, vol),
+                    "    external: true"]
+    return "\n".join(out) + "\n"
+
+
+def env_header(instance, settings):
+    """The comment lines above the secrets in <compose_name>.env."""
+    return ("# %s\n# Secrets of %s: the env_file of every service in\n"
+            "# %s. Single-quoted values are taken literally.\n"
+            % (settings["managed"], instance["name"], settings["compose_file"]))
+
+
+def volume_names_of(services):
+    return sorted(set(v for svc in services for v in svc["volumes"]))
+
+
+def app_deployment(instance, settings):
+    """Everything alorig_app derives from one instance, in one evaluation per app."""
+    missing = [k for k in DEPLOYMENT_SETTINGS if k not in settings]
+    if missing:
+        raise AnsibleFilterError("app_deployment: settings lack %s" % ", ".join(missing))
+    errors = instance_errors(instance, settings)
+    if errors:
+        raise AnsibleFilterError(
+            "alorig_app: instance %s is incomplete: %s"
+            % (instance.get("name", "?") if isinstance(instance, dict) else "?",
+               "; ".join(errors)))
+    name = instance["name"]
+    services = app_services(instance, settings)
+    backend = next((svc for svc in services if svc["kind"] == "backend"), None)
+    state_dir = settings["state_dir"].rstrip("/")
+    directories = [
+        {"path": settings["compose_dir"], "owner": "root", "group": "root", "mode": "0750"},
+        {"path": "%s/%s" % (state_dir, name), "owner": "root", "group": "root", "mode": "0750"},
+    ]
+    directories += [{"path": "%s/%s/%s" % (state_dir, name, media),
+                     "owner": settings["media_owner"], "group": settings["media_owner"],
+                     "mode": "0755"}
+                    for media in sorted(instance.get("media") or {})]
+    static_dir = "%s/%s" % (settings["static_root"], name)
+    if instance.get("static"):
+        directories.append({"path": static_dir, "owner": "root", "group": "root",
+                            "mode": "0755"})
+    image_names = []
+    for image in [instance["image"]] + [c["image"] for c in instance["containers"]
+                                        if c.get("image")]:
+        if image not in image_names:
+            image_names.append(image)
+    gate = {}
+    if backend is not None:
+        gate = {
+            "service": backend["name"],
+            "image_name": backend["image_name"],
+            "command": backend["command"],
+            "environment": backend["environment"],
+            "volumes": ["%s_%s:%s" % (name, vol, path)
+                        for vol, path in backend["volumes"].items()],
+            "binds": backend["binds"],
+            "memory_mb": backend["memory_mb"],
+            "healthcheck": backend["healthcheck"],
+            "timeout": int(settings["release_health_timeout"]),
+        }
+    export = {}
+    if instance.get("static"):
+        export = {
+            "dir": static_dir,
+            "command": ["export-frontend", "/export"],
+            "environment": {"APP_NAME": name,
+                            "FRONTEND_API_BASE": instance.get("api_base"),
+                            "FRONTEND_WS_BASE": instance.get("ws_base")},
+        }
+    return {
+        "name": name,
+        "services": services,
+        "service_summaries": [dict((k, svc[k]) for k in ("name", "image_name", "memory_mb", "port"))
+                              for svc in services],
+        "backend": backend,
+        "volumes": ["%s_%s" % (name, vol) for vol in volume_names_of(services)],
+        "directories": directories,
+        "image_names": image_names,
+        "gate": gate,
+        "export": export,
+        "compose": compose_document(instance, services, settings),
+        "env_header": env_header(instance, settings),
+    }
+
+
 class FilterModule(object):
     def filters(self):
-        return {"app_services": app_services}
+        return {"app_services": app_services, "app_deployment": app_deployment}
