@@ -1151,6 +1151,10 @@ NEW_CASES = [
           "did you mean host_baseline_ssh_permit_root_login"], site_only=True),
     Case("role-setting-host-port", _set((("host_baseline_firewall_extra_tcp_ports",), ["ssh2"])),
          ["role host_baseline", "host_baseline_firewall_extra_tcp_ports", "int"], site_only=True),
+    # monitoring's settings too: a bad one used to pass validation and fail only when
+    # the monitoring role started, after the host, Docker and the shared services changed
+    Case("role-setting-monitoring-type", _set((("monitoring_prometheus_port",), "nine")),
+         ["role monitoring", "monitoring_prometheus_port", "int"], site_only=True),
     # -- backups (roles/backup): the operator's settings and the vault ------------------
     Case("backup-retention-typo", _set((("alorig_backup_retention",), {"dayly": 7, "weekly": 4})),
          ["platform: alorig_backup_retention.dayly", "not a retention key"]),
