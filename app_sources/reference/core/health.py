@@ -1,6 +1,8 @@
 """Dependency checks used by /health/: a real SELECT 1 and a real Redis round-trip."""
 import functools
+import os
 import socket
+import threading
 import time
 
 import redis
@@ -30,7 +32,10 @@ def check_redis():
     client = redis_client()
     if not client.ping():
         raise RuntimeError("PING did not return PONG")
-    key = f"{settings.REDIS_KEY_PREFIX}health:{socket.gethostname()}"
+    # One key per process and thread: a health check running at the same time in
+    # another gunicorn thread (or Docker's own check) must not overwrite this one's value.
+    key = (f"{settings.REDIS_KEY_PREFIX}health:{socket.gethostname()}:"
+           f"{os.getpid()}:{threading.get_ident()}")
     value = str(time.time())
     client.set(key, value, ex=60)
     got = client.get(key)
