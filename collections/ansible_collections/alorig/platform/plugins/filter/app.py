@@ -121,7 +121,7 @@ def app_services(instance, settings):
     return services
 
 
-KINDS = ("backend", "channels", "node", "celery_worker", "celery_beat")
+KINDS = tuple(DEFAULT_COMMANDS)
 DEPLOYMENT_SETTINGS = (
     "tag", "state_dir", "gunicorn_workers", "gunicorn_threads", "celery_concurrency",
     "beat_tick_seconds", "project", "compose_file", "env_file", "restart_policy",
@@ -169,7 +169,7 @@ def _json(value):
     return json.dumps(value)
 
 
-def compose_document(instance, services, settings):
+def compose_document(instance, services, volume_names, settings):
     """docker-compose.<compose_name>.yml of the app: no secret (env_file), so --diff shows it."""
     name = instance["name"]
     managed = settings["managed"]
@@ -230,7 +230,6 @@ def compose_document(instance, services, settings):
         ]
     out += ["", "networks:", "  alorig_net:",
             '    name: "%s"' % settings["network_name"], "    external: true"]
-    volume_names = volume_names_of(services)
     if volume_names:
         out += ["", "volumes:"]
         for vol in volume_names:
@@ -264,6 +263,7 @@ def app_deployment(instance, settings):
     name = instance["name"]
     services = app_services(instance, settings)
     backend = next((svc for svc in services if svc["kind"] == "backend"), None)
+    volume_names = volume_names_of(services)
     state_dir = settings["state_dir"].rstrip("/")
     directories = [
         {"path": settings["compose_dir"], "owner": "root", "group": "root", "mode": "0750"},
@@ -311,12 +311,12 @@ def app_deployment(instance, settings):
         "service_summaries": [dict((k, svc[k]) for k in ("name", "image_name", "memory_mb", "port"))
                               for svc in services],
         "backend": backend,
-        "volumes": ["%s_%s" % (name, vol) for vol in volume_names_of(services)],
+        "volumes": ["%s_%s" % (name, vol) for vol in volume_names],
         "directories": directories,
         "image_names": image_names,
         "gate": gate,
         "export": export,
-        "compose": compose_document(instance, services, settings),
+        "compose": compose_document(instance, services, volume_names, settings),
         "env_header": env_header(instance, settings),
     }
 
