@@ -16,7 +16,7 @@ CF_PORT     ?= 8788
 
 help:
 	@echo "make up      bring the whole platform up locally (local VPS and backup host containers + local Cloudflare API)"
-	@echo "make test    run every check: yamllint, ansible-lint, pytest, harness tests, molecule"
+	@echo "make test    run every check: yamllint, ansible-lint, pytest, harness tests, molecule (in two lanes at once)"
 	@echo "make down    remove the local platform"
 	@echo "make bench-site / bench-dns / bench-backup / bench-celery / bench-monitoring   benchmarks (figures printed, never asserted)"
 
@@ -46,22 +46,23 @@ down:
 	bash harness/local-platform.sh down
 
 lint: venv
-	$(BIN)/yamllint --strict .
-	$(BIN)/ansible-lint --offline
+	bash harness/checks.sh lint
 
 unit: venv
-	$(BIN)/pytest -q tests/unit tests/validate tests/dns
+	bash harness/checks.sh unit
 
 harness-test: images
-	REFAPP_IMAGE=alorig/reference-app:latest $(BIN)/pytest -q tests/harness tests/reference_app
+	bash harness/checks.sh harness
 
 molecule: images
-	MOLECULE=$(BIN)/molecule bash harness/molecule-scenario.sh default
-	MOLECULE=$(BIN)/molecule bash harness/molecule-scenario.sh infra
-	MOLECULE=$(BIN)/molecule bash harness/molecule-scenario.sh migration
-	MOLECULE=$(BIN)/molecule bash harness/molecule-scenario.sh apps
+	bash harness/checks.sh molecule-default
+	bash harness/checks.sh molecule-infra
+	bash harness/checks.sh molecule-migration
+	bash harness/checks.sh molecule-apps
 
-test: lint unit harness-test molecule
+# Every check, in two lanes at once (harness/checks.sh says which and why).
+test:
+	bash harness/checks.sh all
 
 bench-dns: venv
 	$(BIN)/python bench/dns_bench.py

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The checks of `make test`, one at a time or all of them in two lanes at once.
+#
+#   harness/checks.sh lint | unit | harness | molecule-<scenario>   one check
+#   harness/checks.sh all                                         every check (make test)
+#
+# all: the virtualenv first, then two lanes that run side by side, each check
+# after the previous one of its lane:
+#   lane 1: lint, unit, (waits for the images) harness, molecule infra, molecule migration
+#   lane 2: images (Docker started, stand-in images built or loaded), molecule default,
+#           molecule apps
+# A molecule scenario keeps about one core busy (Ansible on the control node, then the
+# VPS's own work, then waits); the build machine has two, so two lanes finish the
+# suite in about two thirds of the time one lane takes. Each check's output goes to the
+# terminal, each line prefixed with the check's name, and to .cache/logs/check-<name>.log.
+# At the end: each check's result and duration, and the last lines of each failed
+# check (a molecule scenario's last lines repeat its failed tasks), so the tail of a CI
+# log says what failed whatever the other lane printed after it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=${VENV:-.venv}/bin
+LOG_DIR=${ALORIG_LOG_DIR:-.cache/logs}
+export ALORIG_LOG_DIR=$LOG_DIR
+
+check() {
+    case "$1" in
+        lint) "$BIN/yamllint" --strict . && "$BIN/ansible-lint" --offline ;;
+        unit) "$BIN/pytest" -q --durations=10 tests/unit tests/validate tests/dns ;;
+        harness) REFAPP_IMAGE=alorig/reference-app:latest \
+                 "$BIN/pytest" -q --durations=10 tests/harness tests/reference_app ;;
+        images) make --no-print-directory images ;;
+        molecule-*) MOLECULE=$BIN/molecule bash harness/molecule-scenario.sh "${1#molecule-}" ;;
+        *) echo "checks.sh: unknown check: $1" >&2; return 2 ;;
+    esac
+}
+
+if [ "${1:-}" != all ]; then
+    [ $# -eq 1 ] || { sed -n '2,6p' "$0" >&2; exit 2; }
+    check "$1"
+    exit $?
+fi
+
+mkdir -p "$LOG_DIR"
+STATE=$(mktemp -d)
+trap 'rm -rf "$STATE"' EXIT
+trap 'kill 0; exit 130' INT TERM
+
+make --no-print-directory venv || exit 1
+
+# One check of a lane: prefixed output, its log, its result and duration in $STATE.
+run_check() {
+    local name=$1 start rc
+    start=$(date +%s)
+    echo "=== $name: started at $(date -u +%T)"
+    check "$name" 2>&1 | tee "$LOG_DIR/check-$name.log" | sed -u "s/^/[$name] /"
+    rc=${PIPESTATUS[0]}
+    echo "$name $rc $(( $(date +%s) - start ))" >> "$STATE/results"
+    echo "=== $name: rc $rc after $(( $(date +%s) - start )) s"
+    return "$rc"
+}
+
+# A lane runs its checks in order and stops at the first that fails. "wait-images"
+# waits until lane 2 has the images (and stops the lane if they failed).
+lane() {
+    local step
+    for step in "$@"; do
+        if [ "$step" = wait-images ]; then
+            while [ ! -e "$STATE/images.rc" ]; do sleep 5; done
+            [ "$(cat "$STATE/images.rc")" = 0 ] || { echo "=== lane stopped: the images failed"; return 1; }
+            continue
+        fi
+        if [ "$step" = images ]; then
+            run_check images
+            echo $? > "$STATE/images.rc"
+            [ "$(cat "$STATE/images.rc")" = 0 ] || return 1
+            continue
+        fi
+        run_check "$step" || return 1
+    done
+}
+
+start=$(date +%s)
+lane lint unit wait-images harness molecule-infra molecule-migration &
+lane1=$!
+lane images molecule-default molecule-apps &
+lane2=$!
+wait "$lane1"; rc1=$?
+wait "$lane2"; rc2=$?
+
+echo
+echo "=== make test: $(( ($(date +%s) - start) / 60 )) min in all"
+failed=()
+for name in lint unit images harness molecule-default molecule-infra molecule-migration molecule-apps; do
+    line=$(grep "^$name " "$STATE/results" 2>/dev/null)
+    if [ -z "$line" ]; then
+        printf '  %-20s not run (an earlier check of its lane failed)\n' "$name"
+        failed+=("")
+        continue
+    fi
+    read -r _ rc secs <<< "$line"
+    printf '  %-20s %s after %d min %02d s\n' "$name" "$([ "$rc" = 0 ] && echo passed || echo "FAILED (rc $rc)")" \
+        $((secs / 60)) $((secs % 60))
+    [ "$rc" = 0 ] || failed+=("$name")
+done
+for name in "${failed[@]}"; do
+    [ -n "$name" ] || continue
+    echo
+    echo "=== the last lines of $name (whole log: $LOG_DIR/check-$name.log) ==="
+    sed -e 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/check-$name.log" | tail -n 150
+done
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ]
