@@ -9,9 +9,10 @@
 #   lane 1: lint, unit, (waits for the images) molecule infra, molecule migration
 #   lane 2: images (Docker started, stand-in images built or loaded), harness,
 #           molecule default, molecule apps
-# A molecule scenario keeps about one core busy (Ansible on the control node, then the
-# VPS's own work, then waits); the build machine has two, so two lanes finish the
-# suite in about two thirds of the time one lane takes. Each check's output goes to the
+# A molecule scenario alone keeps one of the build machine's two cores busy and the
+# other about half (Ansible on the control node, the VPS's own work, waits); the unit
+# tests keep both busy. Two lanes finish the suite in about four fifths of the time
+# one lane takes (80 instead of 100 minutes on a slow 2-core machine). Each check's output goes to the
 # terminal, each line prefixed with the check's name and the time, and to .cache/logs/check-<name>.log.
 # At the end: each check's result and duration, and the last lines of each failed
 # check (a molecule scenario's last lines repeat its failed tasks), so the tail of a CI
@@ -91,8 +92,8 @@ lane() {
 }
 
 # The lanes, as measured on the 2-core build machine (minutes with the other lane
-# running): lint 3, unit 16, infra 9, migration (lane 1); images 0-10, harness 4,
-# default 12, apps (lane 2). ALORIG_LANE1 / ALORIG_LANE2 run other lists (a subset
+# running): lint 3, unit 16, infra 9, migration 49 (lane 1); images 0-10, harness 4,
+# default 12, apps 48 (lane 2). ALORIG_LANE1 / ALORIG_LANE2 run other lists (a subset
 # while working on one part, e.g. ALORIG_LANE1="lint unit" ALORIG_LANE2=images).
 LANE1=${ALORIG_LANE1:-lint unit wait-images molecule-infra molecule-migration}
 LANE2=${ALORIG_LANE2:-images harness molecule-default molecule-apps}
