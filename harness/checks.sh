@@ -12,8 +12,9 @@
 # A molecule scenario alone keeps one of the build machine's two cores busy and the
 # other about half (Ansible on the control node, the VPS's own work, waits); the unit
 # tests keep both busy. Two lanes finish the suite in about four fifths of the time
-# one lane takes (80 instead of 100 minutes on a slow 2-core machine). Each check's output goes to the
-# terminal, each line prefixed with the check's name and the time, and to .cache/logs/check-<name>.log.
+# one lane takes (80 instead of 100 minutes on a slow 2-core machine). Each check's
+# output goes to the terminal, each line prefixed with the check's name and the time,
+# and to .cache/logs/check-<name>.log.
 # At the end: each check's result and duration, and the last lines of each failed
 # check (a molecule scenario's last lines repeat its failed tasks), so the tail of a CI
 # log says what failed whatever the other lane printed after it.
@@ -61,33 +62,32 @@ stamp() {
 
 # One check of a lane: prefixed output, its log, its result and duration in $STATE.
 run_check() {
-    local name=$1 start rc
+    local name=$1 start rc secs
     start=$(date +%s)
     echo "=== $name: started at $(date -u +%T)"
     check "$name" 2>&1 | tee "$LOG_DIR/check-$name.log" | stamp "$name"
     rc=${PIPESTATUS[0]}
-    echo "$name $rc $(( $(date +%s) - start ))" >> "$STATE/results"
-    echo "=== $name: rc $rc after $(( $(date +%s) - start )) s"
+    secs=$(( $(date +%s) - start ))
+    echo "$name $rc $secs" >> "$STATE/results"
+    echo "=== $name: rc $rc after $secs s"
     return "$rc"
 }
 
 # A lane runs its checks in order and stops at the first that fails. "wait-images"
 # waits until lane 2 has the images (and stops the lane if they failed).
 lane() {
-    local step
+    local step rc
     for step in "$@"; do
-        if [ "$step" = wait-images ]; then
-            while [ ! -e "$STATE/images.rc" ]; do sleep 5; done
-            [ "$(cat "$STATE/images.rc")" = 0 ] || { echo "=== lane stopped: the images failed"; return 1; }
-            continue
-        fi
-        if [ "$step" = images ]; then
-            run_check images
-            echo $? > "$STATE/images.rc"
-            [ "$(cat "$STATE/images.rc")" = 0 ] || return 1
-            continue
-        fi
-        run_check "$step" || return 1
+        case "$step" in
+            wait-images)
+                while [ ! -e "$STATE/images.rc" ]; do sleep 5; done
+                [ "$(cat "$STATE/images.rc")" = 0 ] || { echo "=== lane stopped: the images failed"; return 1; } ;;
+            images)
+                run_check images; rc=$?
+                echo "$rc" > "$STATE/images.rc"
+                [ "$rc" = 0 ] || return 1 ;;
+            *) run_check "$step" || return 1 ;;
+        esac
     done
 }
 
