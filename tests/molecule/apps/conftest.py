@@ -40,8 +40,10 @@ class Run:
         return {(c["host"], c["role"], c["task"], c.get("item", "")) for c in self.changes}
 
     def actions(self):
-        """Per task with actions (the app deployments): the actions, in order."""
-        return {c["task"]: c["actions"] for c in self.changes if "actions" in c}
+        """Per task with actions: the actions, in order. The app deployments (one task
+        for every app of the host) per app, as "<task>: <app>"."""
+        return {c["task"] + (": " + c["item"] if c.get("item") else ""): c["actions"]
+                for c in self.changes if "actions" in c}
 
     def output(self):
         return self.stdout + self.stderr

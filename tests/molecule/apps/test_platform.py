@@ -321,11 +321,12 @@ EXPECTED_TASKS = [
     ("redis_prefix", "Converge Redis's ACL users to the ACL file"),
     ("caddy", "Write Caddy's directories, caddy.env, docker-compose.caddy.yml and the Caddyfile (validated)"),
     ("alorig_infra", "Start the shared services and wait until they are healthy"),
-    ("alorig_app", "Converge the app (release, files, containers): observer"),
-    ("alorig_app", "Converge the app (release, files, containers): astrotiming"),
-    ("alorig_app", "Converge the app (release, files, containers): snapify"),
-    ("alorig_app", "Converge the app (release, files, containers): psydge"),
-    ("alorig_app", "Converge the app (release, files, containers): igny8_staging"),
+    # one task converges every app of the host: each app that changed is its item
+    ("alorig_app", "Converge the apps (release, files, containers)", "observer"),
+    ("alorig_app", "Converge the apps (release, files, containers)", "astrotiming"),
+    ("alorig_app", "Converge the apps (release, files, containers)", "snapify"),
+    ("alorig_app", "Converge the apps (release, files, containers)", "psydge"),
+    ("alorig_app", "Converge the apps (release, files, containers)", "igny8_staging"),
 ]
 
 
@@ -358,18 +359,19 @@ def test_check_mode_plans_exactly_what_the_run_changes(host):
                                 "actions": {t: real.actions().get(t) for _h, _r, t, _i in applied ^ planned}}
     assert plan.actions() == real.actions()
     tasks = {(role, task) for _h, role, task, _i in applied}
+    tasks |= {(role, task, item) for _h, role, task, item in applied}
     for expected in EXPECTED_TASKS:
-        assert expected in tasks, (expected, sorted(tasks))
+        assert expected in tasks, (expected, sorted(tasks, key=str))
     assert any(role == "cloudflare_dns" for _h, role, _t, _i in applied), applied
-    psydge = real.actions()["Converge the app (release, files, containers): psydge"]
+    psydge = real.actions()["Converge the apps (release, files, containers): psydge"]
     assert any(a.startswith("recreate psydge_backend (memory limit 200 MB") for a in psydge), psydge
     assert any(a.startswith("write /opt/alorig/compose/psydge.env") for a in psydge), psydge
-    snapify = real.actions()["Converge the app (release, files, containers): snapify"]
+    snapify = real.actions()["Converge the apps (release, files, containers): snapify"]
     assert "unpause and restart snapify_celery_worker (paused)" in snapify, snapify
-    observer = real.actions()["Converge the app (release, files, containers): observer"]
+    observer = real.actions()["Converge the apps (release, files, containers): observer"]
     assert any(a.startswith("export the frontend") and "missing" in a for a in observer), observer
     assert any(a.startswith("start observer_celery_beat") for a in observer), observer
-    staging = real.actions()["Converge the app (release, files, containers): igny8_staging"]
+    staging = real.actions()["Converge the apps (release, files, containers): igny8_staging"]
     assert any(a.startswith("health gate") for a in staging), staging
     infra = real.actions()["Start the shared services and wait until they are healthy"]
     assert infra == ["recreate alorig_redis (memory limit 300 MB, declared 512 MB)"], infra
@@ -425,7 +427,9 @@ def test_one_app_that_cannot_be_repaired_does_not_stop_the_others(host):
         assert run.returncode != 0, (run.actions(), sh(host, "docker ps -a --format '{{.Names}} {{.Status}} {{.Ports}}'"))
         output = run.output()
         assert "1 app(s) could not be converged" in output, output[-4000:]
-        assert 'astrotiming (task "Converge the app (release, files, containers): astrotiming"' in output, output[-4000:]
+        assert 'astrotiming (task "Converge the apps (release, files, containers)"' in output, output[-4000:]
+        # the apps converged beside it are listed in the run's changes
+        assert "Converge the apps (release, files, containers): snapify" in run.actions(), run.actions()
         assert "8020" in output[output.index("could not be converged"):][:3000]
         state = json.loads(sh(host, "docker inspect snapify_celery_worker"))[0]["State"]
         assert state["Status"] == "running"

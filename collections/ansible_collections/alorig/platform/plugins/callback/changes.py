@@ -12,9 +12,10 @@ type: aggregate
 short_description: A summary of what a run changed, or in check mode would change, per host and app
 description:
   - At the end of a run, lists per host every task that reported a change (with its loop
-    item), grouped by role; the app deployments (module C(alorig.platform.app_state)) list
-    what they did or would do per app (files, containers started, recreated, unpaused,
-    releases). In check mode the title says it is the plan.
+    item), grouped by role; the app deployments (module C(alorig.platform.app_state), one
+    run for several apps) list what they did or would do per app, the app as the item
+    (files, containers started, recreated, unpaused, releases), also for the apps that
+    changed beside one that failed. In check mode the title says it is the plan.
   - With the environment variable C(ALORIG_CHANGES_FILE) set, also writes the same list as
     JSON to that file (the tests compare the plan of a check run with the real run).
   - Prints task names, item labels and the actions modules report, never a result
@@ -43,7 +44,7 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self.changes = []
 
-    def _record(self, result, item=None):
+    def _record(self, result, item=None, actions=None):
         task = result._task
         role = task._role.get_name(include_role_fqcn=False) if task._role else ""
         name = getattr(result, "task_name", None) or task.get_name()
@@ -51,13 +52,32 @@ class CallbackModule(CallbackBase):
         res = result._result
         if item is not None:
             entry["item"] = str(item)
-        if not res.get("_ansible_no_log") and isinstance(res.get("actions"), list):
-            entry["actions"] = [str(a) for a in res["actions"]]
+        if actions is None:
+            actions = res.get("actions")
+        if not res.get("_ansible_no_log") and isinstance(actions, list):
+            entry["actions"] = [str(a) for a in actions]
         self.changes.append(entry)
+
+    def _record_apps(self, result):
+        """A run of several apps (alorig.platform.app_state): one entry per app that
+        changed, the app as its item, with its actions. False for another result."""
+        res = result._result
+        apps = res.get("apps")
+        if res.get("_ansible_no_log") or not isinstance(apps, dict):
+            return False
+        for name, app in apps.items():
+            if isinstance(app, dict) and app.get("changed") and not app.get("failed"):
+                self._record(result, name, app.get("actions"))
+        return True
 
     def v2_runner_on_ok(self, result):
         if result._result.get("changed") and not result._result.get("results"):
-            self._record(result)
+            if not self._record_apps(result):
+                self._record(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        # the apps converged beside one that failed did change
+        self._record_apps(result)
 
     def v2_runner_item_on_ok(self, result):
         if result._result.get("changed"):

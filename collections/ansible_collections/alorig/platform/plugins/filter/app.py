@@ -321,6 +321,26 @@ def app_deployment(instance, settings):
     }
 
 
+def pick_from(names, mapping):
+    """{name: mapping[name]} for each of names ({} for a name the mapping lacks)."""
+    mapping = mapping or {}
+    return dict((name, mapping.get(name) or {}) for name in names)
+
+
+def app_failures(result, task, names):
+    """The failures of an alorig.platform.app_state run, one entry per app that failed
+    ({app, task, msg}); when the module failed before any app (no per-app results), every
+    app it was given, with its message."""
+    result = result or {}
+    apps = result.get("apps") or {}
+    failed = [(name, apps[name].get("msg") or "failed") for name in names
+              if name in apps and apps[name].get("failed")]
+    if not failed and not apps:
+        failed = [(name, result.get("msg") or "failed") for name in names]
+    return [{"app": name, "task": task, "msg": str(msg)[:1500]} for name, msg in failed]
+
+
 class FilterModule(object):
     def filters(self):
-        return {"app_services": app_services, "app_deployment": app_deployment}
+        return {"app_services": app_services, "app_deployment": app_deployment,
+                "pick_from": pick_from, "app_failures": app_failures}

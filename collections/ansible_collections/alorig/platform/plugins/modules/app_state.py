@@ -9,10 +9,11 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: app_state
-short_description: Converge one Alorig app on its host in one round trip
+short_description: Converge the Alorig apps of a host in one round trip
 description:
-  - Compares everything an app declares with what is on the host, in one execution on the
-    host, and does only the work that differs, in the order below.
+  - Compares everything each app declares with what is on the host, in one execution on
+    the host for every app given, and does only the work that differs, app by app, in the
+    order below. One app that cannot be converged does not stop the others.
   - Its directories, Docker volumes and image tags are created; leftover one-shot or
     candidate containers of an earlier run are removed.
   - A new release (another image than the recorded one, or O(force_release)) runs the
@@ -34,71 +35,38 @@ description:
     afterwards), never a command line.
 version_added: 1.1.0
 options:
-  name:
-    description: The app key (container names start with it).
-    type: str
+  apps:
+    description:
+      - The apps to converge, one after the other, each with the keys below. One app that
+        fails (its migrations, its health gate, C(docker compose up)...) does not stop the
+        others; the module fails at the end naming each app that failed and why.
+      - C(name) (the app key; container names start with it), C(project) (compose project),
+        C(compose_file) (file name in O(compose_dir)), C(compose_content) (the compose file;
+        O(tag_placeholder) is replaced by the release tag), C(env_file) (file name in
+        O(compose_dir)), C(env_header) (comment lines at the top of the env file),
+        C(state_dir) (release record, frontend manifest).
+      - C(directories) (path, owner, group, mode), C(volumes) (external named volumes),
+        C(volume_labels), C(source_image) (the reference whose id names the release,
+        C(<image>:<id[:12]>)), C(image_names) (each tagged with the release tag),
+        C(services) (name, image_name, memory_mb, port).
+      - C(force_release) (run the release steps and recreate every container even for the
+        recorded image), C(migrate) (the one-shot release command, environment, volumes),
+        C(gate) (the health gate of a new release: service, command, environment, volumes,
+        binds, memory_mb, healthcheck, timeout), C(export) (the frontend export: dir,
+        command, environment); empty dicts for none.
+    type: list
+    elements: dict
     required: true
-  project:
-    description: The compose project name.
-    type: str
+  secret_envs:
+    description: >-
+      Each app's secret environment (DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY...) by app
+      key: its env file, mode 0600, single-quoted values; never shown, never on a command
+      line.
+    type: dict
     required: true
   compose_dir:
     description: Directory of the compose and env files.
     type: path
-    required: true
-  compose_file:
-    description: File name of the compose file in O(compose_dir).
-    type: str
-    required: true
-  compose_content:
-    description: The compose file; O(tag_placeholder) is replaced by the resolved image tag.
-    type: str
-    required: true
-  env_file:
-    description: File name of the env file in O(compose_dir).
-    type: str
-    required: true
-  secret_env:
-    description: >-
-      The app's secret environment (DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY...): the env
-      file O(env_file), mode 0600, single-quoted values; never shown, never on a command line.
-    type: dict
-    required: true
-  env_header:
-    description: Comment lines at the top of the env file.
-    type: str
-    default: ""
-  state_dir:
-    description: The app's state directory (release record, frontend manifest).
-    type: path
-    required: true
-  directories:
-    description: Directories the app needs, with owner, group and mode.
-    type: list
-    elements: dict
-    default: []
-  volumes:
-    description: Named volumes the app's compose file declares external.
-    type: list
-    elements: str
-    default: []
-  volume_labels:
-    description: Labels of the created volumes.
-    type: dict
-    default: {}
-  source_image:
-    description: The image reference whose id names this release (C(<image>:<id[:12]>)).
-    type: str
-    required: true
-  image_names:
-    description: Every image name the app runs; each is tagged with the release tag.
-    type: list
-    elements: str
-    required: true
-  services:
-    description: The containers (name, image_name, memory_mb, port).
-    type: list
-    elements: dict
     required: true
   network:
     description: The external network every container joins.
@@ -112,30 +80,12 @@ options:
     description: Address published ports bind to.
     type: str
     default: 127.0.0.1
-  force_release:
-    description: Run the release steps and recreate every container even for the recorded image.
-    type: bool
-    default: false
-  migrate:
-    description: The one-shot release command (command, environment, volumes); empty for none.
-    type: dict
-    default: {}
-  gate:
-    description: >-
-      The health gate of a new release (service, command, environment, volumes, binds,
-      memory_mb, healthcheck, timeout); empty for none.
-    type: dict
-    default: {}
-  export:
-    description: The frontend export (dir, command, environment); empty for none.
-    type: dict
-    default: {}
   wait_timeout:
     description: Seconds C(docker compose up --wait) waits for healthy containers.
     type: int
     default: 300
   tag_placeholder:
-    description: The token of O(compose_content) replaced by the release tag.
+    description: The token of the compose contents replaced by the release tag.
     type: str
     default: __ALORIG_RELEASE_TAG__
 attributes:
@@ -149,38 +99,42 @@ author: Alorig platform contributors
 EXAMPLES = r"""
 - name: Converge psydge
   alorig.platform.app_state:
-    name: psydge
-    project: alorig-psydge
+    apps:
+      - name: psydge
+        project: alorig-psydge
+        compose_file: docker-compose.psydge.yml
+        compose_content: "{{ lookup('ansible.builtin.template', 'docker-compose.app.yml.j2') }}"
+        env_file: psydge.env
+        state_dir: /opt/alorig/apps/psydge
+        source_image: alorig/reference-app:latest
+        image_names: [psydge-backend]
+        services:
+          - {name: psydge_backend, image_name: psydge-backend, memory_mb: 597, port: 8012}
+    secret_envs:
+      psydge: "{{ alorig_app_secret_env.psydge }}"
     compose_dir: /opt/alorig/compose
-    compose_file: docker-compose.psydge.yml
-    compose_content: "{{ lookup('ansible.builtin.template', 'docker-compose.app.yml.j2') }}"
-    env_file: psydge.env
-    secret_env: "{{ alorig_app_secret_env.psydge }}"
-    state_dir: /opt/alorig/apps/psydge
-    source_image: alorig/reference-app:latest
-    image_names: [psydge-backend]
-    services:
-      - {name: psydge_backend, image_name: psydge-backend, memory_mb: 597, port: 8012}
     network: alorig_net
 """
 
 RETURN = r"""
+apps:
+  description:
+    - Per app key, in the order given. C(changed); C(actions), what the run did (or, in check
+      mode, would do) for the app, in order; C(tag), the release tag (the first 12
+      characters of the source image id); C(release), the recorded release before the run,
+      this run's, and whether it is new; C(migrations), the migration and collectstatic
+      lines of the release's one-shot run (when they ran); C(failed) and C(msg) for an app
+      that could not be converged.
+  returned: always
+  type: dict
 actions:
-  description: What the run did (or, in check mode, would do), in order.
+  description: Every app's actions, each prefixed with its app key.
   returned: always
   type: list
   elements: str
-tag:
-  description: The release tag (the first 12 characters of the source image id).
+failed_apps:
+  description: The keys of the apps that could not be converged.
   returned: always
-  type: str
-release:
-  description: The recorded release before the run, this run's, and whether it is new.
-  returned: always
-  type: dict
-migrations:
-  description: The migration and collectstatic lines of the release's one-shot run.
-  returned: when the migrations ran
   type: list
   elements: str
 """
@@ -192,6 +146,7 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.alorig.platform.plugins.module_utils.atomic import write_atomic
 from ansible_collections.alorig.platform.plugins.module_utils.docker_reads import DockerReads
 from ansible_collections.alorig.platform.plugins.module_utils.app_state import (
@@ -202,11 +157,15 @@ from ansible_collections.alorig.platform.plugins.module_utils.app_state import (
 ONE_SHOTS = ("migrate", "export_frontend")
 
 
+class AppFailed(Exception):
+    """One app could not be converged (the module goes on with the others)."""
+
+
 class AppState(object):
-    def __init__(self, module):
+    def __init__(self, module, params, docker):
         self.module = module
-        self.p = module.params
-        self.docker = module.get_bin_path("docker", required=True)
+        self.p = params
+        self.docker = docker
         self.name = self.p["name"]
         self.actions = []
         self.diff = {"before": "", "after": "", "before_header": "", "after_header": ""}
@@ -222,8 +181,8 @@ class AppState(object):
                                                         (err or out).strip()[-800:]))
         return rc, out, err
 
-    def fail(self, msg, **extra):
-        self.module.fail_json(msg="%s: %s" % (self.name, msg), actions=self.actions, **extra)
+    def fail(self, msg):
+        raise AppFailed(msg)
 
     def inspect(self, kind, names):
         if not names:
@@ -542,37 +501,30 @@ def _shell_join(words):
     return " ".join(shlex.quote(w) for w in words)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            project=dict(type="str", required=True),
-            compose_dir=dict(type="path", required=True),
-            compose_file=dict(type="str", required=True),
-            compose_content=dict(type="str", required=True),
-            env_file=dict(type="str", required=True),
-            secret_env=dict(type="dict", required=True, no_log=True),
-            env_header=dict(type="str", default=""),
-            state_dir=dict(type="path", required=True),
-            directories=dict(type="list", elements="dict", default=[]),
-            volumes=dict(type="list", elements="str", default=[]),
-            volume_labels=dict(type="dict", default={}),
-            source_image=dict(type="str", required=True),
-            image_names=dict(type="list", elements="str", required=True),
-            services=dict(type="list", elements="dict", required=True),
-            network=dict(type="str", required=True),
-            restart_policy=dict(type="str", default="unless-stopped"),
-            bind_address=dict(type="str", default="127.0.0.1"),
-            force_release=dict(type="bool", default=False),
-            migrate=dict(type="dict", default={}),
-            gate=dict(type="dict", default={}),
-            export=dict(type="dict", default={}),
-            wait_timeout=dict(type="int", default=300),
-            tag_placeholder=dict(type="str", default="__ALORIG_RELEASE_TAG__"),
-        ),
-        supports_check_mode=True,
-    )
-    app = AppState(module)
+APP_DEFAULTS = dict(env_header="", directories=[], volumes=[], volume_labels={},
+                    force_release=False, migrate={}, gate={}, export={})
+APP_REQUIRED = ("name", "project", "compose_file", "compose_content", "env_file", "state_dir",
+                "source_image", "image_names", "services")
+SHARED = ("compose_dir", "network", "restart_policy", "bind_address", "wait_timeout",
+          "tag_placeholder")
+
+
+def app_params(module, app):
+    """One app's settings: its entry of O(apps), the shared options and its secrets."""
+    missing = [k for k in APP_REQUIRED if app.get(k) in (None, "")]
+    if missing:
+        module.fail_json(msg="app %s: missing %s" % (app.get("name") or "?", ", ".join(missing)))
+    params = dict(APP_DEFAULTS)
+    params.update((k, v) for k, v in app.items() if v is not None)
+    params.update((k, module.params[k]) for k in SHARED)
+    params["force_release"] = boolean(params["force_release"], strict=False)
+    params["secret_env"] = dict((k, str(v)) for k, v in
+                                (module.params["secret_envs"].get(app["name"]) or {}).items())
+    return params
+
+
+def converge(module, app):
+    """Plan (and outside check mode apply) one app: its part of the result."""
     app.gather()
     plan = app.plan()
     changed = bool(app.actions)
@@ -582,8 +534,48 @@ def main():
                   release={"previous": app.previous, "this": app.this_release,
                            "new": app.new_release})
     result.update(app.result)
-    if module._diff and plan["compose"]:
-        result["diff"] = app.diff
+    return result, (app.diff if module._diff and plan["compose"] else None)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            apps=dict(type="list", elements="dict", required=True),
+            secret_envs=dict(type="dict", required=True, no_log=True),
+            compose_dir=dict(type="path", required=True),
+            network=dict(type="str", required=True),
+            restart_policy=dict(type="str", default="unless-stopped"),
+            bind_address=dict(type="str", default="127.0.0.1"),
+            wait_timeout=dict(type="int", default=300),
+            tag_placeholder=dict(type="str", default="__ALORIG_RELEASE_TAG__"),
+        ),
+        supports_check_mode=True,
+    )
+    docker = module.get_bin_path("docker", required=True)
+    params = [app_params(module, app) for app in module.params["apps"]]
+    names = [p["name"] for p in params]
+    if len(set(names)) != len(names):
+        module.fail_json(msg="an app is given twice: %s" % ", ".join(names))
+    apps, diffs, failures = {}, [], []
+    for p in params:
+        app = AppState(module, p, docker)
+        try:
+            apps[app.name], diff = converge(module, app)
+            if diff:
+                diffs.append(diff)
+        except Exception as exc:  # one app's failure never stops the others
+            msg = str(exc) if isinstance(exc, AppFailed) else "%s: %s" % (type(exc).__name__, exc)
+            apps[app.name] = dict(failed=True, msg=msg, changed=bool(app.actions),
+                                  actions=app.actions)
+            apps[app.name].update(app.result)
+            failures.append("%s: %s" % (app.name, msg))
+    result = dict(changed=any(r["changed"] for r in apps.values()), apps=apps,
+                  actions=["%s: %s" % (n, a) for n in names for a in apps[n]["actions"]],
+                  failed_apps=[n for n in names if apps[n].get("failed")])
+    if diffs:
+        result["diff"] = diffs
+    if failures:
+        module.fail_json(msg="; ".join(failures), **result)
     module.exit_json(**result)
 
 
