@@ -25,6 +25,13 @@ description:
     renamed into place only if the command succeeds. Check mode does not run it.
 version_added: "1.0.0"
 options:
+  units:
+    description: >-
+      Systemd units whose state to read after the files (one C(systemctl show), returned as
+      RV(units_show)): a role that writes a unit reads its state in the same round trip.
+    type: list
+    elements: str
+    default: []
   files:
     description: The paths, converged in this order.
     type: list
@@ -87,6 +94,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+units_show:
+  description: >-
+    The output of C(systemctl show --property=Id,LoadState,UnitFileState,ActiveState) for
+    O(units), read after the files were converged (in check mode, as the host has them).
+  returned: when O(units) is given
+  type: str
 changed_paths:
   description: The paths that were (or in check mode would be) changed.
   returned: always
@@ -298,6 +311,7 @@ def main():
                 force=dict(type="bool", default=True),
                 validate=dict(type="str"),
             )),
+            units=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -307,6 +321,16 @@ def main():
                   actions=converger.actions)
     if module._diff and converger.diffs:
         result["diff"] = converger.diffs
+    if module.params["units"]:
+        # read after the files: a unit written by this run is loaded from disk
+        systemctl = module.get_bin_path("systemctl", required=True)
+        rc, out, err = module.run_command(
+            [systemctl, "show", "--property=Id,LoadState,UnitFileState,ActiveState"]
+            + module.params["units"])
+        if rc != 0:
+            module.fail_json(msg="systemctl show failed (rc %d): %s" % (rc, (err or out).strip()),
+                             **result)
+        result["units_show"] = out
     module.exit_json(**result)
 
 
