@@ -108,3 +108,19 @@ def test_a_module_failure_before_any_app_names_every_app():
 def test_pick_from_gives_each_app_its_secrets_only():
     secrets = {"a": {"K": "1"}, "b": {"K": "2"}, "c": {"K": "3"}}
     assert pick_from(["a", "c", "d"], secrets) == {"a": {"K": "1"}, "c": {"K": "3"}, "d": {}}
+
+
+def test_an_incomplete_app_entry_is_refused_before_any_app(monkeypatch):
+    def converge(module, state):
+        raise AssertionError("no app may be converged")
+
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, *a, **k: "/usr/bin/docker")
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json",
+                        lambda self, **r: (_ for _ in ()).throw(Exit(True, r)))
+    monkeypatch.setattr(app_state, "converge", converge)
+    entry = app("a")
+    del entry["source_image"]
+    with patch_module_args({"apps": [entry], "compose_dir": "/tmp", "network": "n",
+                            "secret_envs": {}}), pytest.raises(Exit) as caught:
+        app_state.main()
+    assert caught.value.failed and "source_image" in caught.value.result["msg"]

@@ -51,9 +51,9 @@ options:
         C(services) (name, image_name, memory_mb, port).
       - C(force_release) (run the release steps and recreate every container even for the
         recorded image), C(migrate) (the one-shot release command, environment, volumes),
-        C(gate) (the health gate of a new release: service, command, environment, volumes,
-        binds, memory_mb, healthcheck, timeout), C(export) (the frontend export: dir,
-        command, environment); empty dicts for none.
+        C(gate) (the health gate of a new release, with service, command, environment,
+        volumes, binds, memory_mb, healthcheck, timeout), C(export) (the frontend export,
+        with dir, command, environment); empty dicts for none.
     type: list
     elements: dict
     required: true
@@ -146,7 +146,6 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.alorig.platform.plugins.module_utils.atomic import write_atomic
 from ansible_collections.alorig.platform.plugins.module_utils.docker_reads import DockerReads
 from ansible_collections.alorig.platform.plugins.module_utils.app_state import (
@@ -501,23 +500,34 @@ def _shell_join(words):
     return " ".join(shlex.quote(w) for w in words)
 
 
-APP_DEFAULTS = dict(env_header="", directories=[], volumes=[], volume_labels={},
-                    force_release=False, migrate={}, gate={}, export={})
-APP_REQUIRED = ("name", "project", "compose_file", "compose_content", "env_file", "state_dir",
-                "source_image", "image_names", "services")
+# Each entry of O(apps), checked and completed (types, defaults) by AnsibleModule.
+APP_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    project=dict(type="str", required=True),
+    compose_file=dict(type="str", required=True),
+    compose_content=dict(type="str", required=True),
+    env_file=dict(type="str", required=True),
+    env_header=dict(type="str", default=""),
+    state_dir=dict(type="path", required=True),
+    directories=dict(type="list", elements="dict", default=[]),
+    volumes=dict(type="list", elements="str", default=[]),
+    volume_labels=dict(type="dict", default={}),
+    source_image=dict(type="str", required=True),
+    image_names=dict(type="list", elements="str", required=True),
+    services=dict(type="list", elements="dict", required=True),
+    force_release=dict(type="bool", default=False),
+    migrate=dict(type="dict", default={}),
+    gate=dict(type="dict", default={}),
+    export=dict(type="dict", default={}),
+)
 SHARED = ("compose_dir", "network", "restart_policy", "bind_address", "wait_timeout",
           "tag_placeholder")
 
 
 def app_params(module, app):
     """One app's settings: its entry of O(apps), the shared options and its secrets."""
-    missing = [k for k in APP_REQUIRED if app.get(k) in (None, "")]
-    if missing:
-        module.fail_json(msg="app %s: missing %s" % (app.get("name") or "?", ", ".join(missing)))
-    params = dict(APP_DEFAULTS)
-    params.update((k, v) for k, v in app.items() if v is not None)
+    params = dict(app)
     params.update((k, module.params[k]) for k in SHARED)
-    params["force_release"] = boolean(params["force_release"], strict=False)
     params["secret_env"] = dict((k, str(v)) for k, v in
                                 (module.params["secret_envs"].get(app["name"]) or {}).items())
     return params
@@ -540,7 +550,7 @@ def converge(module, app):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            apps=dict(type="list", elements="dict", required=True),
+            apps=dict(type="list", elements="dict", required=True, options=APP_OPTIONS),
             secret_envs=dict(type="dict", required=True, no_log=True),
             compose_dir=dict(type="path", required=True),
             network=dict(type="str", required=True),
