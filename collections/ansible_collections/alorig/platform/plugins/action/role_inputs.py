@@ -16,6 +16,10 @@ import os
 
 import yaml
 
+# libyaml's loader when PyYAML has it (the argument specs of every role are read on each
+# run: about ten times faster than the pure-Python one)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 from ansible.errors import AnsibleError
 from ansible.module_utils.basic import remove_values
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -35,7 +39,7 @@ def _role_specs(roles_path):
             if not os.path.isfile(path):
                 continue
             with open(path) as handle:
-                data = yaml.safe_load(handle) or {}
+                data = yaml.load(handle, Loader=_SafeLoader) or {}  # noqa: S506 (a safe loader)
             main = (data.get("argument_specs") or {}).get("main") or {}
             specs[name] = main.get("options") or {}
     return specs
