@@ -81,7 +81,7 @@ p1() {
   floor=$(printf '%s\n' $floors | sort -n | sed -n 2p)
   echo "[bench-site] P1: a new image for one app (igny8_staging) ..." >&2
   docker exec "$VPS" sh -c 'mkdir -p /tmp/next && printf "FROM alorig/reference-app:latest\nLABEL org.alorig.bench=next\n" > /tmp/next/Dockerfile && DOCKER_BUILDKIT=0 docker build -q -t alorig/reference-app:next /tmp/next >/dev/null'
-  one=$(ANSIBLE_CALLBACKS_ENABLED=alorig.platform.changes,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=200 \
+  one=$(ANSIBLE_CALLBACKS_ENABLED=alorig.platform.changes,alorig.platform.preload,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=200 \
         timed one "$WORK/one.log" \
         -e '{"alorig_app_source_overrides": {"igny8_staging": {"type": "image", "image": "alorig/reference-app:next"}}}')
   # the app's own share: the module run (its migrations, health gate, compose --wait;
@@ -91,7 +91,7 @@ p1() {
   # the same change made the way an operator deploys one app: --tags <its role>
   echo "[bench-site] P1: another new image for igny8_staging, with --tags igny8 ..." >&2
   docker exec "$VPS" sh -c 'printf "FROM alorig/reference-app:latest\nLABEL org.alorig.bench=next2\n" > /tmp/next/Dockerfile && DOCKER_BUILDKIT=0 docker build -q -t alorig/reference-app:next2 /tmp/next >/dev/null'
-  tagged=$(ANSIBLE_CALLBACKS_ENABLED=alorig.platform.changes,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=200 \
+  tagged=$(ANSIBLE_CALLBACKS_ENABLED=alorig.platform.changes,alorig.platform.preload,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=200 \
         timed tagged "$WORK/tagged.log" --tags igny8 \
         -e '{"alorig_app_source_overrides": {"igny8_staging": {"type": "image", "image": "alorig/reference-app:next2"}}}')
   tagged_app=$(grep -E "Converge the apps \(release, files, containers\) -+ " "$WORK/tagged.log" \

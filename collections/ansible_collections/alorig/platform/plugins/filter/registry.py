@@ -46,14 +46,22 @@ _value:
 
 from ansible.errors import AnsibleFilterError  # noqa: E402
 
-from ansible_collections.alorig.platform.plugins.module_utils.registry import (  # noqa: E402
-    validate_inventory,
-    validate_registry,
-)
-from ansible_collections.alorig.platform.plugins.module_utils.registry_model import (  # noqa: E402
-    build,
-    placement_of,
-)
+
+
+# The registry's modules are imported by the filters that use them, not with this file:
+# Ansible loads every filter file of the collection in each task that uses any of its
+# filters, and compiles collection code without a bytecode cache (about 30 ms for these
+# modules, in some twenty tasks of a converge that never call these filters).
+def _registry():
+    from ansible_collections.alorig.platform.plugins.module_utils import registry
+
+    return registry
+
+
+def _registry_model():
+    from ansible_collections.alorig.platform.plugins.module_utils import registry_model
+
+    return registry_model
 
 
 def _plain(value):
@@ -74,7 +82,7 @@ def _plain(value):
 
 
 def registry_model(inputs):
-    errors, projection = build(_plain(inputs))
+    errors, projection = _registry_model().build(_plain(inputs))
     if errors:
         raise AnsibleFilterError(
             "The app registry or the inventory is invalid (%d errors); run "
@@ -83,22 +91,22 @@ def registry_model(inputs):
 
 
 def registry_model_errors(inputs):
-    errors, _projection = build(_plain(inputs))
+    errors, _projection = _registry_model().build(_plain(inputs))
     return errors
 
 
 def registry_errors(apps, platform, secrets=None):
-    return validate_registry(_plain(apps), _plain(platform), _plain(secrets))
+    return _registry().validate_registry(_plain(apps), _plain(platform), _plain(secrets))
 
 
 def registry_inventory_errors(groups, group="alorig_vps"):
     """Errors of the inventory: ``group`` must hold at least one host."""
-    return validate_inventory(_plain(groups), group)
+    return _registry().validate_inventory(_plain(groups), group)
 
 
 def registry_placement(apps, groups, placement=None):
     """{app: VPS host} of every app (``alorig_placement``, else the first VPS host)."""
-    return placement_of(_plain(apps), _plain(groups), _plain(placement))
+    return _registry_model().placement_of(_plain(apps), _plain(groups), _plain(placement))
 
 
 class FilterModule(object):
