@@ -319,7 +319,7 @@ def inject_drift(host, token):
 EXPECTED_TASKS = [
     ("postgres_db", "Revoke CONNECT on each database from PUBLIC"),
     ("redis_prefix", "Converge Redis's ACL users to the ACL file"),
-    ("caddy", "Write Caddy's directories, caddy.env, docker-compose.caddy.yml and the Caddyfile (validated)"),
+    ("caddy", "Write Caddy's directories, caddy.env, docker-compose.caddy.yml and the Caddyfile (validated), then start Caddy"),
     ("alorig_infra", "Start the shared services and wait until they are healthy"),
     # one task converges every app of the host: each app that changed is its item
     ("alorig_app", "Converge the apps (release, files, containers)", "observer"),
@@ -435,7 +435,7 @@ def test_one_app_that_cannot_be_repaired_does_not_stop_the_others(host):
         assert state["Status"] == "running"
         infra = run.actions()["Start the shared services and wait until they are healthy"]
         assert "unpause and restart alorig_redis (paused)" in infra, infra
-        caddy = run.actions()["Start Caddy"]
+        caddy = run.actions()["Write Caddy's directories, caddy.env, docker-compose.caddy.yml and the Caddyfile (validated), then start Caddy"]
         assert any(a.startswith("start alorig_caddy (exited") for a in caddy), caddy
         for name in ("alorig_redis", "alorig_caddy"):
             assert json.loads(sh(host, "docker inspect %s" % name))[0]["State"]["Status"] == "running"

@@ -28,9 +28,29 @@ description:
     stopped between writing them and starting the containers) or a container re-created
     outside the role starts the project again, and compose re-creates what its own config
     hash says.
+  - With I(files), the module first converges the project's directories and files exactly as
+    M(alorig.platform.config_files) does (same suboptions, check and diff mode, validation,
+    secret files never shown), then the containers: a role writes its files and starts its
+    project in one round trip. A file that fails (its validation, a missing directory...)
+    fails the task before any container is touched.
   - Check mode reports the same actions and changes nothing.
 version_added: "1.3.0"
 options:
+  files:
+    description: >-
+      Directories and files converged before the containers, in this order: the option
+      O(alorig.platform.config_files#module:files) of M(alorig.platform.config_files), with
+      its suboptions. Their actions come first in RV(actions).
+    type: list
+    elements: dict
+    default: []
+  units:
+    description: >-
+      Systemd units whose state to read after the files (one C(systemctl show), returned as
+      RV(units_show)), as M(alorig.platform.config_files) reads them.
+    type: list
+    elements: str
+    default: []
   project:
     description: The compose project name.
     type: str
@@ -63,7 +83,8 @@ attributes:
   check_mode:
     support: full
   diff_mode:
-    support: none
+    support: partial
+    details: the content of each changed file of I(files) (a secret file's never)
 author:
   - Alorig platform contributors
 """
@@ -97,6 +118,15 @@ started:
   description: Whether C(docker compose up) ran (or would run).
   returned: always
   type: bool
+changed_paths:
+  description: The paths of I(files) that were (or in check mode would be) changed.
+  returned: always
+  type: list
+  elements: str
+units_show:
+  description: As returned by M(alorig.platform.config_files), for O(units).
+  returned: when O(units) is given
+  type: str
 """
 
 import json
@@ -104,6 +134,9 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.alorig.platform.plugins.module_utils.app_state import unready
 from ansible_collections.alorig.platform.plugins.module_utils.atomic import write_atomic
+from ansible_collections.alorig.platform.plugins.module_utils.config_files import (
+    FILE_OPTIONS, converge_files,
+)
 from ansible_collections.alorig.platform.plugins.module_utils.docker_reads import DockerReads
 from ansible_collections.alorig.platform.plugins.module_utils.compose_state import (
     CREATE, NONE, RECREATE, START, UNPAUSE, config_hashes, container_name, plan,
@@ -111,11 +144,13 @@ from ansible_collections.alorig.platform.plugins.module_utils.compose_state impo
 
 
 class ComposeState(object):
-    def __init__(self, module):
+    def __init__(self, module, actions=None):
         self.module = module
         self.p = module.params
         self.docker = module.get_bin_path("docker", required=True)
-        self.actions = []
+        # the files' actions (option files) come first
+        self.actions = list(actions or [])
+        self.files_actions = len(self.actions)
         self.reads = DockerReads(lambda args: self.run(args, check=False))
 
     def run(self, args, check=True, cwd=None):
@@ -188,7 +223,7 @@ class ComposeState(object):
             # which containers compose re-creates for the changed files is known after
             # the start only: the plan counts every declared one
             recreated = [n for n, _a, _r in the_plan["containers"]]
-        if self.module.check_mode or not self.actions:
+        if self.module.check_mode or len(self.actions) == self.files_actions:
             return {"changed": bool(self.actions), "actions": self.actions,
                     "recreated": recreated, "started": started}
         present = dict((c.get("Name", "").lstrip("/"), c) for c in before)
@@ -224,6 +259,8 @@ class ComposeState(object):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            files=dict(type="list", elements="dict", default=[], options=FILE_OPTIONS),
+            units=dict(type="list", elements="str", default=[]),
             project=dict(type="str", required=True),
             compose_dir=dict(type="path", required=True),
             compose_file=dict(type="str", required=True),
@@ -234,7 +271,14 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.exit_json(**ComposeState(module).converge())
+    files = converge_files(module, module.params["files"], module.params["units"])
+    result = ComposeState(module, files["actions"]).converge()
+    result["changed"] = result["changed"] or files["changed"]
+    result["changed_paths"] = files["changed_paths"]
+    for key in ("diff", "units_show"):
+        if key in files:
+            result[key] = files[key]
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
