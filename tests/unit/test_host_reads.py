@@ -51,3 +51,47 @@ def test_must_succeed_fails_with_the_commands_error():
     assert bad["failed"] and "typo" in bad["msg"]
     empty = run({"nothing": []})
     assert empty["failed"] and "nothing" in empty["msg"]
+
+
+def _setup_facts(subsets, cwd):
+    """What ansible.builtin.setup gathers for these subsets on this machine (unprefixed)."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible"), "all", "-i", "localhost,", "-c", "local",
+         "-e", "ansible_python_interpreter=" + sys.executable, "-m", "ansible.builtin.setup",
+         "-a", "gather_subset=!all,!min," + ",".join(subsets)],
+        capture_output=True, text=True, check=True, cwd=str(cwd))
+    facts = json.loads(proc.stdout.split("=>", 1)[1])["ansible_facts"]
+    return {k[len("ansible_"):]: v for k, v in facts.items() if k.startswith("ansible_")}
+
+
+def test_facts_are_setups_for_the_same_subsets(tmp_path):
+    subsets = ["distribution", "service_mgr", "virtual"]
+    args = {"ANSIBLE_MODULE_ARGS": {"commands": {"echo": ["echo", "x"]}, "facts": subsets}}
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "collections"))
+    proc = subprocess.run([sys.executable, str(MODULE)], input=json.dumps(args), text=True,
+                          capture_output=True, env=env, check=True)
+    result = json.loads(proc.stdout)
+    facts = result["ansible_facts"]
+    assert result["reads"]["echo"]["stdout"] == "x" and result["changed"] is False
+    setup = _setup_facts(subsets, tmp_path)
+    # every fact the roles read, as setup reports it
+    for key in ("distribution", "distribution_major_version", "distribution_release",
+                "distribution_version", "os_family", "service_mgr", "virtualization_type",
+                "virtualization_role"):
+        assert key in facts, key
+        assert facts[key] == setup[key], key
+    # and nothing setup does not report for them
+    assert set(facts) <= set(setup)
+
+
+def test_without_facts_none_are_returned():
+    assert "ansible_facts" not in run({"echo": ["echo", "x"]})
+
+
+def test_an_unknown_facts_subset_is_refused():
+    args = {"ANSIBLE_MODULE_ARGS": {"commands": {"echo": ["echo", "x"]}, "facts": ["hardware"]}}
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "collections"))
+    proc = subprocess.run([sys.executable, str(MODULE)], input=json.dumps(args), text=True,
+                          capture_output=True, env=env, check=False)
+    result = json.loads(proc.stdout)
+    assert result["failed"] and "hardware" in result["msg"]

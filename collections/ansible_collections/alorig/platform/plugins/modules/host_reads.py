@@ -33,6 +33,16 @@ options:
     type: list
     elements: str
     default: []
+  facts:
+    description: >-
+      Host facts read in the same run, by Ansible's own fact collectors, as
+      C(ansible.builtin.setup) with C(gather_subset) set to these subsets only
+      (C(distribution), C(service_mgr), C(virtual)), and returned as C(ansible_facts):
+      a role that needs them does not pay a fact-gathering round trip of its own.
+    type: list
+    elements: str
+    choices: [distribution, service_mgr, virtual]
+    default: []
 author:
   - Alorig platform authors
 """
@@ -53,11 +63,28 @@ reads:
   description: For each name, the command's C(rc), C(stdout), C(stdout_lines) and C(stderr).
   returned: always
   type: dict
+ansible_facts:
+  description: >-
+    With O(facts), the facts of those subsets as C(ansible.builtin.setup) names them
+    (C(distribution), C(distribution_major_version), C(distribution_release),
+    C(service_mgr), C(virtualization_type), C(virtualization_role)...).
+  returned: when O(facts) is given
+  type: dict
 """
 
 import os
+import platform
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.facts.system.distribution import DistributionFactCollector
+from ansible.module_utils.facts.system.service_mgr import ServiceMgrFactCollector
+from ansible.module_utils.facts.virtual.linux import LinuxVirtualCollector
+
+# subset -> Ansible's collector of it, in the order setup runs them (the service manager
+# looks at the distribution)
+_FACT_COLLECTORS = (("distribution", DistributionFactCollector),
+                    ("service_mgr", ServiceMgrFactCollector),
+                    ("virtual", LinuxVirtualCollector))
 
 
 def run_reads(module, commands):
@@ -82,11 +109,26 @@ def run_reads(module, commands):
     return results
 
 
+def read_facts(module, subsets):
+    """The facts of ``subsets``, collected as setup collects them (unprefixed names)."""
+    facts = {}
+    collected = {"ansible_system": platform.system()}
+    for subset, collector in _FACT_COLLECTORS:
+        if subset not in subsets:
+            continue
+        found = collector().collect(module=module, collected_facts=collected) or {}
+        facts.update(found)
+        collected.update(("ansible_" + key, value) for key, value in found.items())
+    return facts
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             commands=dict(type="dict", required=True),
             must_succeed=dict(type="list", elements="str", default=[]),
+            facts=dict(type="list", elements="str", default=[],
+                       choices=[subset for subset, _collector in _FACT_COLLECTORS]),
         ),
         supports_check_mode=True,
     )
@@ -95,6 +137,7 @@ def main():
     if unknown:
         module.fail_json(msg="host_reads: must_succeed names %s, which are not in commands"
                          % ", ".join(sorted(unknown)))
+    facts = read_facts(module, module.params["facts"])
     results = run_reads(module, commands)
     failed = [n for n in module.params["must_succeed"] if results[n]["rc"] != 0]
     if failed:
@@ -104,6 +147,8 @@ def main():
                                                       results[n]["stderr"][-500:] or results[n]["stdout"][-500:])
                           for n in failed),
             reads=results)
+    if module.params["facts"]:
+        module.exit_json(changed=False, reads=results, ansible_facts=facts)
     module.exit_json(changed=False, reads=results)
 
 
