@@ -42,6 +42,9 @@ def test_projection_is_on_by_default_with_the_exporters_inputs():
     assert {"app": "psydge", "db": 2, "keys": ["psydge:celery"]} in mon["queues"]
     assert mon["redis_readers"][0]["name"] == "alorig_metrics"
     assert "psydge:celery" in mon["redis_readers"][0]["keys"]
+    # postgres-exporter's login, created by postgres_db (postgres_db_readers)
+    assert mon["postgres_readers"] == [{"name": "alorig_metrics", "connection_limit": 3,
+                                        "member_of": ["pg_monitor"]}]
     # certificates: every route host, a wildcard through its smoke label
     assert "api.psydge.com" in mon["tls_hosts"]
     assert not any(h.startswith("*") for h in mon["tls_hosts"])
@@ -56,6 +59,7 @@ def test_switched_off_there_is_no_rule_and_no_reader():
     mon = project(lambda v: v.update(alorig_monitoring_enabled="false"))["monitoring"]
     assert mon["enabled"] is False
     assert mon["rules"] == {"groups": []} and mon["redis_readers"] == []
+    assert mon["postgres_readers"] == []
 
 
 def test_rules_name_each_app_with_its_budget_and_queue_keys():

@@ -38,7 +38,7 @@ def test_scram_verification_against_postgresql():
 
 def test_nothing_pending_when_everything_matches():
     assert postgres_pending(_state(), DATABASES, {"psydge": PASSWORD}) == \
-        {"roles": [], "databases": [], "privileges": []}
+        {"roles": [], "databases": [], "privileges": [], "readers": [], "memberships": []}
 
 
 def test_each_kind_of_drift_is_pending():
@@ -49,4 +49,44 @@ def test_each_kind_of_drift_is_pending():
     assert postgres_pending(_state(owner="postgres"), DATABASES, passwords)["databases"] == ["psydge_db"]
     assert postgres_pending(_state(public_connect=True), DATABASES, passwords)["privileges"] == ["psydge_db"]
     missing = postgres_pending({"roles": {}, "databases": {}}, DATABASES, passwords)
-    assert missing == {"roles": ["psydge_db"], "databases": ["psydge_db"], "privileges": ["psydge_db"]}
+    assert missing == {"roles": ["psydge_db"], "databases": ["psydge_db"], "privileges": ["psydge_db"],
+                       "readers": [], "memberships": []}
+
+
+READERS = [{"name": "alorig_metrics", "connection_limit": 3, "member_of": ["pg_monitor"]}]
+
+
+def _reader_state(members=("pg_monitor",), **changes):
+    state = _state()
+    role = {"login": True, "super": False, "createdb": False, "createrole": False,
+            "replication": False, "conn": 3, "password": VERIFIER}
+    role.update(changes)
+    state["roles"]["alorig_metrics"] = role
+    state["members"] = {"alorig_metrics": list(members) if members is not None else None}
+    return state
+
+
+def test_a_reader_as_declared_is_not_pending():
+    passwords = {"psydge": PASSWORD, "alorig_metrics": PASSWORD}
+    pending = postgres_pending(_reader_state(), DATABASES, passwords, READERS)
+    assert pending == {"roles": [], "databases": [], "privileges": [], "readers": [], "memberships": []}
+    # another predefined role besides the declared ones is left alone
+    assert postgres_pending(_reader_state(members=["pg_monitor", "pg_read_all_stats"]), DATABASES,
+                            passwords, READERS)["memberships"] == []
+
+
+def test_each_kind_of_reader_drift_is_pending():
+    passwords = {"psydge": PASSWORD, "alorig_metrics": PASSWORD}
+    pending = lambda state, pw=passwords: postgres_pending(state, DATABASES, pw, READERS)  # noqa: E731
+    assert pending(_reader_state(conn=10))["readers"] == ["alorig_metrics"]
+    assert pending(_reader_state(createrole=True))["readers"] == ["alorig_metrics"]
+    assert pending(_reader_state(login=False))["readers"] == ["alorig_metrics"]
+    assert pending(_reader_state(), dict(passwords, alorig_metrics="rotated"))["readers"] == ["alorig_metrics"]
+    assert pending(_reader_state(members=[]))["memberships"] == ["alorig_metrics"]
+    assert pending(_reader_state(members=None))["memberships"] == ["alorig_metrics"]
+    # a reader the server does not have: its role and its membership
+    fresh = _state()
+    assert pending(fresh) == {"roles": [], "databases": [], "privileges": [],
+                              "readers": ["alorig_metrics"], "memberships": ["alorig_metrics"]}
+    # the owners are not affected by a reader's drift
+    assert pending(_reader_state(conn=10))["roles"] == []

@@ -29,9 +29,17 @@ options:
     elements: dict
     required: true
   passwords:
-    description: Owner -> password (C(postgres_db_passwords)).
+    description: Owner or reader -> password (C(postgres_db_passwords)).
     type: dict
     required: true
+  readers:
+    description: >-
+      The declared login roles without a database (C(postgres_db_readers): C(name),
+      C(connection_limit), C(member_of)); the read's C(members) holds the predefined roles
+      each is granted.
+    type: list
+    elements: dict
+    default: []
 """
 
 EXAMPLES = r"""
@@ -42,7 +50,10 @@ __postgres_db_pending: >-
 
 RETURN = r"""
 _value:
-  description: C(roles), C(databases), C(privileges) -- lists of database names.
+  description: >-
+    C(roles), C(databases), C(privileges) -- lists of database names; C(readers) (the
+    reader's role differs) and C(memberships) (a predefined role is missing) -- lists of
+    reader names.
   type: dict
 """
 
@@ -71,18 +82,29 @@ def scram_matches(password, verifier):
         return False
 
 
-def postgres_pending(state, databases, passwords):
+def _role_differs(role, connection_limit, password):
+    return (role is None or not role.get("login") or role.get("super") or role.get("createdb")
+            or role.get("createrole") or role.get("replication")
+            or role.get("conn") != int(connection_limit)
+            or not scram_matches(str(password), role.get("password") or ""))
+
+
+def postgres_pending(state, databases, passwords, readers=None):
     state = state or {}
     roles = state.get("roles") or {}
     dbs = state.get("databases") or {}
-    pending = {"roles": [], "databases": [], "privileges": []}
+    members = state.get("members") or {}
+    passwords = passwords or {}
+    pending = {"roles": [], "databases": [], "privileges": [], "readers": [], "memberships": []}
+    for reader in readers or []:
+        if _role_differs(roles.get(reader["name"]), reader["connection_limit"],
+                         passwords.get(reader["name"], "")):
+            pending["readers"].append(reader["name"])
+        if not set(reader.get("member_of") or []) <= set(members.get(reader["name"]) or []):
+            pending["memberships"].append(reader["name"])
     for db in databases or []:
-        role = roles.get(db["owner"])
-        if (role is None or not role.get("login") or role.get("super") or role.get("createdb")
-                or role.get("createrole") or role.get("replication")
-                or role.get("conn") != int(db["connection_limit"])
-                or not scram_matches(str((passwords or {}).get(db["owner"], "")),
-                                     role.get("password") or "")):
+        if _role_differs(roles.get(db["owner"]), db["connection_limit"],
+                         passwords.get(db["owner"], "")):
             pending["roles"].append(db["name"])
         current = dbs.get(db["name"])
         if current is None or current.get("owner") != db["owner"]:

@@ -64,6 +64,8 @@ PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 # The exporters' own logins (PostgreSQL role, Redis ACL user).
 METRICS_USER = "alorig_metrics"
+# the connection limit of its PostgreSQL login (postgres-exporter holds one at a time)
+POSTGRES_READER_CONNECTIONS = 3
 VAULT_SECRETS = ("vault_monitoring_postgres_password", "vault_monitoring_redis_password")
 
 # How long a condition lasts before its alert fires, per alert.
@@ -383,6 +385,9 @@ def project(platform, apps):
         # which may read these keys and nothing else (redis-exporter logs in as it too)
         "queues": queues,
         "redis_readers": [{"name": METRICS_USER, "keys": read_keys}] if on else [],
+        # postgres-exporter's login: PostgreSQL's statistics (pg_monitor), a few connections
+        "postgres_readers": [{"name": METRICS_USER, "connection_limit": POSTGRES_READER_CONNECTIONS,
+                              "member_of": ["pg_monitor"]}] if on else [],
         "tls_hosts": tls_hosts,
         "webhooks": list(platform.get("alorig_alert_webhooks") or []),
         "email": dict(email) if email else None,
