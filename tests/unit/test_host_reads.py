@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "collections/ansible_collections/alorig/platform/plugins/modules/host_reads.py"
 
@@ -55,12 +57,14 @@ def test_must_succeed_fails_with_the_commands_error():
 
 def _setup_facts(subsets, cwd):
     """What ansible.builtin.setup gathers for these subsets on this machine (unprefixed)."""
+    # (the result is JSON, or YAML when ANSIBLE_CALLBACK_RESULT_FORMAT says so: read as YAML)
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible"), "all", "-i", "localhost,", "-c", "local",
          "-e", "ansible_python_interpreter=" + sys.executable, "-m", "ansible.builtin.setup",
          "-a", "gather_subset=!all,!min," + ",".join(subsets)],
-        capture_output=True, text=True, check=True, cwd=str(cwd))
-    facts = json.loads(proc.stdout.split("=>", 1)[1])["ansible_facts"]
+        capture_output=True, text=True, check=True, cwd=str(cwd),
+        env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
+    facts = yaml.safe_load(proc.stdout.split("=>", 1)[1])["ansible_facts"]
     return {k[len("ansible_"):]: v for k, v in facts.items() if k.startswith("ansible_")}
 
 
